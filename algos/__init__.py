@@ -1,0 +1,1 @@
+"""Learning algorithms (added by the training issues)."""

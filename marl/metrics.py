@@ -1,0 +1,81 @@
+"""Social outcome metrics (Perolat et al. 2017), one function for every environment.
+
+Inputs are per-episode statistics with the agent axis last, as collected by
+`marl.wrappers.EpisodeStats`; any leading batch axes are kept.
+
+Edge cases, chosen so nothing divides by zero silently:
+- Equality when the summed return is <= 0 (IPD payoffs are negative; Cleanup can go
+  negative): the Gini denominator uses |R_i| instead of R_i, so E stays in [0, 1] and
+  the same spread of returns gives the same E whatever its sign. When every return is
+  exactly 0, all agents are equal and E = 1.
+- Sustainability: an agent that never had a positive reward counts as time T (the
+  episode length), i.e. as if it had waited to the end.
+- Steps are counted from 1, so a reward on the first step has time 1.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def efficiency(returns: jax.Array, length: jax.Array) -> jax.Array:
+    """U = sum_i R_i / T."""
+    return returns.sum(-1) / length
+
+
+def equality(returns: jax.Array) -> jax.Array:
+    """E = 1 - sum_ij |R_i - R_j| / (2 N sum_i R_i), with |R| when sum_i R_i <= 0."""
+    n = returns.shape[-1]
+    # sum_ij |R_i - R_j| from the sorted returns: O(N log N), so 900-agent games stay cheap.
+    rank = jnp.arange(n, dtype=returns.dtype)
+    spread = 2.0 * ((2.0 * rank - n + 1.0) * jnp.sort(returns, axis=-1)).sum(-1)
+    total = returns.sum(-1)
+    scale = jnp.where(total > 0, total, jnp.abs(returns).sum(-1))
+    safe = jnp.where(scale > 0, scale, 1.0)
+    return jnp.where(scale > 0, 1.0 - spread / (2 * n * safe), 1.0)
+
+
+def sustainability(
+    reward_time_sum: jax.Array, reward_steps: jax.Array, length: jax.Array
+) -> jax.Array:
+    """S = mean_i t_i, t_i = mean step of agent i's positive rewards (T if none)."""
+    length = jnp.asarray(length, jnp.float32)[..., None]
+    safe = jnp.maximum(reward_steps, 1)
+    t_i = jnp.where(reward_steps > 0, reward_time_sum / safe, length)
+    return t_i.mean(-1)
+
+
+def peace(timed_out_steps: jax.Array, length: jax.Array) -> jax.Array:
+    """P = (N T - sum_i sum_t 1[agent i timed out at t]) / T."""
+    n = timed_out_steps.shape[-1]
+    return (n * length - timed_out_steps.sum(-1)) / length
+
+
+def social_outcomes(episode: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """U, E, S, P of each episode in `episode` (the dict the EpisodeStats wrapper emits)."""
+    length = jnp.asarray(episode["length"], jnp.float32)
+    return {
+        "efficiency": efficiency(episode["returns"], length),
+        "equality": equality(episode["returns"]),
+        "sustainability": sustainability(
+            episode["reward_time_sum"], episode["reward_steps"], length
+        ),
+        "peace": peace(episode["timed_out"], length),
+    }
+
+
+def mean_over_episodes(values: jax.Array, finished: jax.Array) -> jax.Array:
+    """Average of `values` over the entries where an episode finished (NaN if none did)."""
+    finished = finished.astype(jnp.float32)
+    count = finished.sum()
+    return jnp.where(count > 0, (values * finished).sum() / jnp.maximum(count, 1), jnp.nan)
+
+
+def episode_summary(env, episode: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Social outcomes, mean return and the game's own rates for each finished episode."""
+    out = social_outcomes(episode)
+    out["episode_return"] = episode["returns"].mean(-1)
+    out["episode_length"] = jnp.asarray(episode["length"], jnp.float32)
+    out.update(env.episode_metrics(episode["events"], episode["length"]))
+    return out

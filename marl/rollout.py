@@ -1,0 +1,31 @@
+"""Rollouts with random actions: the env test kit and the benchmark share them."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def random_actions(key: jax.Array, env, params) -> jax.Array:
+    """One uniformly random action per agent (int32[num_agents])."""
+    n = env.action_space(params).n
+    return jax.random.randint(key, (env.num_agents,), 0, n, dtype=jnp.int32)
+
+
+def random_rollout(env, params, key: jax.Array, num_steps: int):
+    """Reset, then `num_steps` auto-resetting steps with random actions, in one `lax.scan`.
+
+    Returns the final (obs, state) and the per-step (obs, reward, done, info), stacked on
+    a leading time axis. Pure and jittable; vmap it over keys or params for many envs.
+    """
+    key_reset, key_steps = jax.random.split(key)
+    obs, state = env.reset(key_reset, params)
+
+    def one_step(carry, step_key):
+        obs, state = carry
+        key_act, key_env = jax.random.split(step_key)
+        actions = random_actions(key_act, env, params)
+        obs, state, reward, done, info = env.step(key_env, state, actions, params)
+        return (obs, state), (obs, reward, done, info)
+
+    return jax.lax.scan(one_step, (obs, state), jax.random.split(key_steps, num_steps))

@@ -1,0 +1,109 @@
+"""The shared environment test kit: every registered environment gets these for free."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import small_overrides
+
+import marl
+from marl.rollout import random_actions, random_rollout
+
+ENVS = marl.list_envs()
+STEPS = 12
+
+
+def _make(name):
+    return marl.make(name, **small_overrides(name))
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_step_jits_once_for_new_keys_actions_and_param_values(name):
+    env, params = _make(name)
+    traces = []
+
+    def step(key, state, actions, params):
+        traces.append(1)
+        return env.step(key, state, actions, params)
+
+    step = jax.jit(step)
+    _, state = env.reset(jax.random.key(0), params)
+    for i in range(3):
+        actions = random_actions(jax.random.key(10 + i), env, params)
+        changed = jax.tree.map(lambda x: x + 0 if x.dtype != bool else x, params)
+        _, state, *_ = step(jax.random.key(i), state, actions, changed)
+    assert len(traces) == 1
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_rollout_values_are_finite_and_observations_inside_their_space(name):
+    env, params = _make(name)
+    _, (obs, reward, done, info) = jax.jit(lambda k: random_rollout(env, params, k, STEPS))(
+        jax.random.key(1)
+    )
+    assert obs.shape == (STEPS, env.num_agents, *env.observation_space(params).shape)
+    assert reward.shape == (STEPS, env.num_agents) and reward.dtype == jnp.float32
+    assert done.shape == (STEPS,) and done.dtype == jnp.bool_
+    assert np.isfinite(np.asarray(reward)).all()
+    assert np.isfinite(np.asarray(obs, np.float32)).all()
+    space = env.observation_space(params)
+    flat = obs.reshape(-1, *space.shape)
+    assert bool(jax.vmap(space.contains)(flat).all())
+    np.testing.assert_array_equal(done, info["terminated"] | info["truncated"])
+    assert not bool((info["terminated"] & info["truncated"]).any())
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_after_done_step_returns_the_fresh_episodes_first_observation(name):
+    env, params = _make(name)
+    _, state = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step)
+    for i in range(40):
+        key = jax.random.key(100 + i)
+        actions = random_actions(jax.random.key(i), env, params)
+        obs, state, _, done, _ = step(key, state, actions, params)
+        if bool(done):
+            fresh = env.init_state(jax.random.split(key)[1], params)
+            np.testing.assert_array_equal(obs, env.observe(fresh, params))
+            for got, want in zip(jax.tree.leaves(state), jax.tree.leaves(fresh), strict=True):
+                np.testing.assert_array_equal(got, want)
+            return
+    pytest.fail(f"{name}: no episode ended in 40 steps with {small_overrides(name)}")
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_same_key_same_rollout(name):
+    env, params = _make(name)
+    run = jax.jit(lambda k: random_rollout(env, params, k, STEPS))
+    first, second = run(jax.random.key(7)), run(jax.random.key(7))
+    for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(second), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = run(jax.random.key(8))
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(other), strict=True)
+    )
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_vmap_over_params_matches_separate_runs(name):
+    env, params = _make(name)
+    # Two param sets: the defaults, and every float leaf scaled (a different numeric rule).
+    scaled = jax.tree.map(lambda x: x * 0.9 if jnp.issubdtype(x.dtype, jnp.floating) else x, params)
+    batch = jax.tree.map(lambda a, b: jnp.stack([a, b]), params, scaled)
+    keys = jax.random.split(jax.random.key(3), 2)
+    run = lambda k, p: random_rollout(env, p, k, STEPS)
+    together = jax.jit(jax.vmap(run))(keys, batch)
+    for i, p in enumerate((params, scaled)):
+        alone = jax.jit(run)(keys[i], p)
+        for a, b in zip(jax.tree.leaves(together), jax.tree.leaves(alone), strict=True):
+            np.testing.assert_allclose(a[i], b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_action_space_sample_is_a_valid_action(name):
+    env, params = _make(name)
+    space = env.action_space(params)
+    sampled = jax.vmap(space.sample)(jax.random.split(jax.random.key(0), 64))
+    assert bool(jax.vmap(space.contains)(sampled).all())
+    assert int(sampled.min()) == 0 and int(sampled.max()) == space.n - 1
