@@ -62,7 +62,11 @@ def test_out_of_range_param_passed_to_reset_is_refused():
 @pytest.mark.parametrize(
     "name, overrides, match",
     [
-        ("spgg", {"reward_mode": "greedy"}, r"reward_mode='greedy' is not one of \['classic', 'mac'\]"),
+        (
+            "spgg",
+            {"reward_mode": "greedy"},
+            r"reward_mode='greedy' is not one of \['classic', 'mac'\]",
+        ),
         ("spgg", {"observation": "none"}, r"observation"),
         ("spgg", {"num_agents": 1}, r"num_agents must be >= 2"),
         ("spatial_pd", {"size": 2}, r"size must be >= 3"),
