@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from marl.env import Env
+from marl.render import COOPERATE, DEFECT, EMPTY, upscale
 from marl.registry import EnvSpec, register
 from marl.spaces import Box, Discrete
 from marl.validation import check_range
@@ -93,6 +94,13 @@ class MatrixGame(Env):
 
     def action_space(self, params=None) -> Discrete:
         return Discrete(2)
+
+    def render(self, state, params) -> jax.Array:
+        """Two tiles, the players' last actions: blue C, red D, grey before the first round."""
+        played = jnp.array([[0, 0], [0, 0], [0, 1], [1, 0], [1, 1]])[state.last]
+        tiles = jnp.where(played[:, None] == 0, COOPERATE, DEFECT)
+        tiles = jnp.where(state.last == START, EMPTY, tiles)
+        return upscale(tiles[None], 32)
 
     def episode_metrics(self, totals, length):
         return {"cooperation_rate": totals["cooperated"].mean(-1) / length}

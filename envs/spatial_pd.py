@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from marl.env import Env
+from marl.render import COOPERATE, DEFECT, upscale
 from marl.registry import EnvSpec, register
 from marl.spaces import Box, Discrete
 from marl.validation import check_range
@@ -93,6 +94,11 @@ class SpatialPD(Env):
 
     def action_space(self, params=None) -> Discrete:
         return Discrete(2)
+
+    def render(self, state, params) -> jax.Array:
+        """The torus, one cell per agent: blue where it last played C, red where D."""
+        image = jnp.where(state.previous[..., None] == 0, COOPERATE, DEFECT)
+        return upscale(image, max(1, 240 // self.size))
 
     def episode_metrics(self, totals, length):
         return {"cooperation_rate": totals["cooperated"].mean(-1) / length}

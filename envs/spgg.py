@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from marl.env import Env
+from marl.render import COOPERATE, EMPTY, upscale
 from marl.registry import EnvSpec, register
 from marl.spaces import Box, Discrete
 from marl.validation import check_choice, check_range
@@ -176,6 +177,14 @@ class SequentialPublicGoods(Env):
 
     def action_space(self, params=None) -> Discrete:
         return Discrete(self.levels + 1)
+
+    def render(self, state, params) -> jax.Array:
+        """One bar per position, its height the contribution made so far (blue), on grey."""
+        rows = 20
+        height = jnp.round(state.contribution * rows)  # [n], by position
+        filled = jnp.arange(rows)[::-1, None] < height[None, :]  # [rows, n]
+        image = jnp.where(filled[..., None], COOPERATE, EMPTY)
+        return upscale(image, 8)
 
     def episode_metrics(self, totals, length):
         return {

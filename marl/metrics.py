@@ -4,10 +4,11 @@ Inputs are per-episode statistics with the agent axis last, as collected by
 `marl.wrappers.EpisodeStats`; any leading batch axes are kept.
 
 Edge cases, chosen so nothing divides by zero silently:
-- Equality when the summed return is <= 0 (IPD payoffs are negative; Cleanup can go
-  negative): the Gini denominator uses |R_i| instead of R_i, so E stays in [0, 1] and
-  the same spread of returns gives the same E whatever its sign. When every return is
-  exactly 0, all agents are equal and E = 1.
+- Equality: the Gini denominator is sum_i |R_i|, which equals sum_i R_i whenever no
+  return is negative (the usual definition) and keeps E in [0, 1] when some are (IPD
+  payoffs are negative; Cleanup can go negative), so the same spread of returns gives
+  the same E whatever its sign. When every return is exactly 0, all agents are equal
+  and E = 1.
 - Sustainability: an agent that never had a positive reward counts as time T (the
   episode length), i.e. as if it had waited to the end.
 - Steps are counted from 1, so a reward on the first step has time 1.
@@ -25,13 +26,12 @@ def efficiency(returns: jax.Array, length: jax.Array) -> jax.Array:
 
 
 def equality(returns: jax.Array) -> jax.Array:
-    """E = 1 - sum_ij |R_i - R_j| / (2 N sum_i R_i), with |R| when sum_i R_i <= 0."""
+    """E = 1 - sum_ij |R_i - R_j| / (2 N sum_i |R_i|)."""
     n = returns.shape[-1]
     # sum_ij |R_i - R_j| from the sorted returns: O(N log N), so 900-agent games stay cheap.
     rank = jnp.arange(n, dtype=returns.dtype)
     spread = 2.0 * ((2.0 * rank - n + 1.0) * jnp.sort(returns, axis=-1)).sum(-1)
-    total = returns.sum(-1)
-    scale = jnp.where(total > 0, total, jnp.abs(returns).sum(-1))
+    scale = jnp.abs(returns).sum(-1)
     safe = jnp.where(scale > 0, scale, 1.0)
     return jnp.where(scale > 0, 1.0 - spread / (2 * n * safe), 1.0)
 

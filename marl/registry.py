@@ -67,10 +67,14 @@ def _as_param(name: str, field_name: str, value, default):
     default = jnp.asarray(default)
     try:
         arr = np.asarray(value, dtype=np.dtype(default.dtype))
+        exact = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise ValueError(
             f"{name}: param {field_name}={value!r} cannot be read as {default.dtype}"
         ) from err
+    integral = not jnp.issubdtype(default.dtype, jnp.floating)
+    if integral and arr.shape == exact.shape and not np.array_equal(arr, exact):
+        raise ValueError(f"{name}: param {field_name}={value!r} must be a whole number")
     if arr.shape != default.shape:
         raise ValueError(
             f"{name}: param {field_name} must have shape {tuple(default.shape)}, got {arr.shape}"

@@ -107,3 +107,18 @@ def test_action_space_sample_is_a_valid_action(name):
     sampled = jax.vmap(space.sample)(jax.random.split(jax.random.key(0), 64))
     assert bool(jax.vmap(space.contains)(sampled).all())
     assert int(sampled.min()) == 0 and int(sampled.max()) == space.n - 1
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_render_draws_an_rgb_image_that_changes_with_the_state(name):
+    env, params = _make(name)
+    _, state = env.reset(jax.random.key(0), params)
+    first = env.render(state, params)
+    assert first.dtype == jnp.uint8 and first.ndim == 3 and first.shape[-1] == 3
+    images = [first]
+    for i in range(3):
+        actions = jnp.full(env.num_agents, i % 2, jnp.int32)
+        _, state, *_ = env.step(jax.random.key(i), state, actions, params)
+        images.append(jax.jit(env.render)(state, params))
+    assert all(im.shape == first.shape for im in images)
+    assert any(not np.array_equal(im, first) for im in images[1:])

@@ -50,6 +50,12 @@ def test_negative_total_uses_absolute_returns():
     assert value == pytest.approx(1 - 4 / (2 * 2 * 2)) and np.isfinite(value)
 
 
+def test_mixed_signs_keep_equality_between_zero_and_one():
+    value = float(equality(jnp.array([10.0, -9.0])))
+    assert 0.0 <= value <= 1.0
+    assert value == pytest.approx(1 - 2 * 19 / (2 * 2 * 19))
+
+
 def test_all_zero_returns_count_as_equal():
     assert float(equality(jnp.zeros(4))) == 1.0
 

@@ -31,6 +31,11 @@ def test_override_sets_param_and_constructor_argument():
     assert float(params.threshold) == pytest.approx(0.85 * 4)
 
 
+def test_fractional_value_for_an_integer_param_is_refused():
+    with pytest.raises(ValueError, match=r"horizon=10.7 must be a whole number"):
+        marl.make("ipd", horizon=10.7)
+
+
 def test_override_with_wrong_shape_is_refused():
     with pytest.raises(ValueError, match=r"payoff must have shape \(2, 2, 2\)"):
         marl.make("ipd", payoff=[[1, 2], [3, 4]])
