@@ -17,8 +17,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from marl.env import Env
-from marl.render import COOPERATE, DEFECT, EMPTY, upscale
 from marl.registry import EnvSpec, register
+from marl.render import COOPERATE, DEFECT, EMPTY, upscale
 from marl.spaces import Box, Discrete
 from marl.validation import check_range
 
