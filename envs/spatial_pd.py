@@ -8,7 +8,9 @@ become the "previous actions" seen next step.
 Observation (float32[5]): the previous actions (1 = D) of the neighbours north, east,
 south, west, then the agent's own. No identity, no position, so a shared network sees
 only 32 distinct states. A continuing task: `episode_length = 0` (the default) never
-ends; a positive value truncates episodes at that length (for episodic training).
+ends (and no reset state is drawn on any step); a positive value truncates episodes at
+that length (for episodic training). It is a constructor argument because it decides
+whether a step does reset work at all.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ _NEIGHBOURS = ((1, 0), (0, -1), (-1, 0), (0, 1))
 @struct.dataclass
 class SpatialPDParams:
     dilemma: jax.Array = struct.field(default_factory=lambda: jnp.asarray(0.25, jnp.float32))
-    episode_length: jax.Array = struct.field(default_factory=lambda: jnp.asarray(0, jnp.int32))
 
 
 @struct.dataclass
@@ -42,12 +43,16 @@ class SpatialPDState:
 class SpatialPD(Env):
     episode_events = ("cooperated",)
 
-    def __init__(self, size: int = 30, *, final_obs: bool = False):
+    def __init__(self, size: int = 30, episode_length: int = 0, *, final_obs: bool = False):
         super().__init__(final_obs=final_obs)
         if size < 3:
             raise ValueError(f"SpatialPD: size must be >= 3 (4 distinct neighbours), got {size}")
+        if episode_length < 0:
+            raise ValueError(f"SpatialPD: episode_length must be >= 0, got {episode_length}")
         self.size = size
         self.num_agents = size * size
+        self.episode_length = episode_length
+        self.continuing = episode_length == 0
 
     @property
     def default_params(self) -> SpatialPDParams:
@@ -55,7 +60,6 @@ class SpatialPD(Env):
 
     def check_params(self, params: SpatialPDParams) -> None:
         check_range(self.name, "dilemma", params.dilemma, 0.0, 1.0)
-        check_range(self.name, "episode_length", params.episode_length, 0)
 
     def init_state(self, key, params) -> SpatialPDState:
         previous = jax.random.bernoulli(key, 0.5, (self.size, self.size)).astype(jnp.int32)
@@ -67,17 +71,15 @@ class SpatialPD(Env):
 
     def transition(self, key, state, actions, params):
         grid = actions.reshape(self.size, self.size)
-        defect = grid[None] == 1
-        other_defects = self._neighbours(grid) == 1
+        defectors = self._neighbours(grid).sum(0).astype(jnp.float32)  # k of 4 defect
+        cooperators = 4.0 - defectors
         dr = params.dilemma
-        payoff = jnp.where(
-            defect,
-            jnp.where(other_defects, 0.0, 1.0 + dr),  # P, T
-            jnp.where(other_defects, -dr, 1.0),  # S, R
-        )
-        reward = payoff.mean(0).reshape(-1).astype(jnp.float32)
+        # A defector gets T = 1 + Dr from each cooperator and P = 0 from each defector;
+        # a cooperator gets R = 1 from each cooperator and S = -Dr from each defector.
+        total = jnp.where(grid == 1, (1.0 + dr) * cooperators, cooperators - dr * defectors)
+        reward = (total / 4.0).reshape(-1).astype(jnp.float32)
         t = state.t + 1
-        truncated = (params.episode_length > 0) & (t >= params.episode_length)
+        truncated = jnp.asarray(self.episode_length > 0) & (t >= self.episode_length)
         info = {
             "terminated": jnp.asarray(False),
             "truncated": truncated,
@@ -86,8 +88,9 @@ class SpatialPD(Env):
         return SpatialPDState(previous=grid.astype(jnp.int32), t=t), reward, truncated, info
 
     def observe(self, state, params) -> jax.Array:
-        bits = jnp.concatenate([self._neighbours(state.previous), state.previous[None]])
-        return bits.reshape(5, -1).T.astype(jnp.float32)
+        grids = [jnp.roll(state.previous, shift, axis=(0, 1)) for shift in _NEIGHBOURS]
+        bits = jnp.stack([*grids, state.previous], axis=-1)  # [L, L, 5]
+        return bits.reshape(-1, 5).astype(jnp.float32)
 
     def observation_space(self, params=None) -> Box:
         return Box(0.0, 1.0, (5,), jnp.float32)

@@ -16,8 +16,8 @@ then under full observation (`observation="full"`) the contributions of all posi
 before its own [n] (zero elsewhere), or under partial observation (`"partial"`) only
 its immediate predecessor's contribution [1].
 
-The order is fixed (agent i in position i) unless `shuffle_order` is set, in which case
-it is drawn anew for each episode.
+The order is fixed (agent i in position i) unless the constructor argument
+`shuffle_order` is set, in which case it is drawn anew for each episode.
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ class SPGGParams:
     rho: jax.Array  # mac public-good multiplier
     threshold: jax.Array  # mac B: collective target below which the penalty applies
     penalty: jax.Array  # mac P
-    shuffle_order: jax.Array  # bool: draw a new order each episode
 
 
 @struct.dataclass
@@ -84,6 +83,7 @@ class SequentialPublicGoods(Env):
         observation: str = "full",
         reward_mode: str = "mac",
         cost: str = "linear",
+        shuffle_order: bool = False,
         *,
         final_obs: bool = False,
     ):
@@ -100,6 +100,8 @@ class SequentialPublicGoods(Env):
         self.observation = observation
         self.reward_mode = reward_mode
         self.cost = cost
+        # Static: a fixed order then costs nothing per step (no permutation drawn).
+        self.shuffle_order = shuffle_order
 
     @property
     def default_params(self) -> SPGGParams:
@@ -111,7 +113,6 @@ class SequentialPublicGoods(Env):
             rho=f(1.8),
             threshold=f(0.85 * self.num_agents),
             penalty=f(1.5),
-            shuffle_order=jnp.asarray(False),
         )
 
     def check_params(self, params: SPGGParams) -> None:
@@ -127,11 +128,14 @@ class SequentialPublicGoods(Env):
 
     def init_state(self, key, params) -> SPGGState:
         n = self.num_agents
-        fixed = jnp.arange(n, dtype=jnp.int32)
-        order = jnp.where(params.shuffle_order, jax.random.permutation(key, fixed), fixed)
+        order = jnp.arange(n, dtype=jnp.int32)
+        position = order
+        if self.shuffle_order:
+            order = jax.random.permutation(key, order)
+            position = jnp.argsort(order).astype(jnp.int32)
         return SPGGState(
             order=order,
-            position=jnp.argsort(order).astype(jnp.int32),
+            position=position,
             contribution=jnp.zeros(n, jnp.float32),
             t=jnp.asarray(0, jnp.int32),
         )

@@ -31,6 +31,8 @@ class Env:
     """Base class of every environment. Subclasses set `num_agents` and `default_params`."""
 
     num_agents: int
+    # A continuing task never ends an episode, so `step` skips the reset work entirely.
+    continuing: bool = False
     # Names of `info` entries that the episode-statistics wrapper sums over an episode.
     episode_events: tuple[str, ...] = ()
 
@@ -89,8 +91,9 @@ class Env:
         info = dict(info)
         if self.final_obs:
             info["final_obs"] = self.observe(state, params)
-        fresh = self.init_state(key_reset, params)
-        state = jax.tree.map(lambda new, old: jnp.where(done, new, old), fresh, state)
+        if not self.continuing:
+            fresh = self.init_state(key_reset, params)
+            state = jax.tree.map(lambda new, old: jnp.where(done, new, old), fresh, state)
         return self.observe(state, params), state, reward, done, info
 
     def check_actions(self, actions) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def efficiency(returns: jax.Array, length: jax.Array) -> jax.Array:
@@ -78,4 +79,44 @@ def episode_summary(env, episode: dict[str, jax.Array]) -> dict[str, jax.Array]:
     out["episode_return"] = episode["returns"].mean(-1)
     out["episode_length"] = jnp.asarray(episode["length"], jnp.float32)
     out.update(env.episode_metrics(episode["events"], episode["length"]))
+    return out
+
+
+def episode_metric_sums(env, info: dict, learner=None) -> dict[str, jax.Array]:
+    """Sums of `episode_summary` over the episodes that finished in a batch of steps.
+
+    `info` is stacked over any leading axes (e.g. [time, env]); returns the sums under
+    "episode/<metric>" and the count under "episodes", so several batches combine by
+    adding before dividing. With `learner` (bool[N]) given and not all true, the return
+    and the game's rates are also summed over the learning agents only ("learners/...").
+    """
+    finished = info["returned_episode"]
+    episode = info["episode"]
+    sums = {"episodes": finished.sum().astype(jnp.float32)}
+
+    def add(prefix, values):
+        for name, v in values.items():
+            sums[f"{prefix}/{name}"] = jnp.where(finished, v, 0.0).sum()
+
+    add("episode", episode_summary(env, episode))
+    if learner is not None and not np.all(learner):  # a static mask: numpy, not traced
+        idx = np.flatnonzero(learner)
+        n = len(learner)
+        pick = lambda v: v[..., idx] if v.ndim and v.shape[-1] == n else v
+        events = {k: pick(v) for k, v in episode["events"].items()}
+        ours = {"episode_return": episode["returns"][..., idx].mean(-1)}
+        ours.update(env.episode_metrics(events, episode["length"]))
+        add("learners", ours)
+    return sums
+
+
+def finish_episode_means(sums: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Turn `episode_metric_sums` (possibly added over batches) into means (NaN if none)."""
+    count = sums["episodes"]
+    out = {}
+    for name, total in sums.items():
+        if name == "episodes":
+            continue
+        key = name.split("/", 1)[1] if name.startswith("episode/") else name
+        out[key] = jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.nan)
     return out

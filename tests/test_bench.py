@@ -1,0 +1,63 @@
+"""`marl-bench` behaviour: rows, JSON, table and bad input (no timing assertions)."""
+
+import json
+import math
+
+import jax.numpy as jnp
+import pytest
+
+from marl import bench
+
+
+def test_json_has_one_row_per_env_and_num_envs_with_finite_rates(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    argv = ["--envs", "ipd,spgg", "--num-envs", "1,4", "--quick", "--steps", "3"]
+    assert bench.main([*argv, "--repeats", "1", "--json", str(path)]) == 0
+
+    result = json.loads(path.read_text())
+    rows = result["rows"]
+    assert [(r["env"], r["num_envs"]) for r in rows] == [
+        ("ipd", 1),
+        ("ipd", 4),
+        ("spgg", 1),
+        ("spgg", 4),
+    ]
+    for row in rows:
+        assert row["num_steps"] == 3
+        assert row["compile_s"] > 0
+        for rate in ("env_steps_per_s", "agent_steps_per_s"):
+            assert math.isfinite(row[rate]) and row[rate] > 0
+        assert row["agent_steps_per_s"] == pytest.approx(row["env_steps_per_s"] * row["num_agents"])
+    assert {"jax", "backend", "device_kind", "cpu_count"} <= set(result["machine"])
+
+    table = capsys.readouterr().out
+    assert "env-steps/s" in table and "agent-steps/s" in table
+    assert "ipd" in table and "spgg" in table
+
+
+def test_unknown_env_exits_with_the_valid_names(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--envs", "ipd,ipdd", "--quick"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "ipdd" in err and "spatial_pd" in err and "stag_hunt" in err
+
+
+@pytest.mark.parametrize("value", ["0", "1,x", ""])
+def test_bad_num_envs_is_an_argument_error(value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--envs", "ipd", "--num-envs", value])
+    assert exit_info.value.code == 2
+    assert "--num-envs" in capsys.readouterr().err
+
+
+def test_steps_per_call_keeps_agent_steps_fixed_within_bounds():
+    sizes = bench.Sizes(agent_steps_per_call=1000, min_steps=2, max_steps=50, repeats=1, warmup=0)
+    assert bench.steps_per_call(10, 2, sizes) == 50  # 1000 / 20 = 50
+    assert bench.steps_per_call(1, 2, sizes) == 50  # capped
+    assert bench.steps_per_call(100, 900, sizes) == 2  # floored
+
+
+def test_time_compiled_returns_compile_and_call_seconds():
+    compile_s, call_s = bench.time_compiled(lambda x: x * 2, jnp.ones(3), repeats=2)
+    assert compile_s > 0 and call_s > 0
