@@ -27,6 +27,11 @@ class Wrapper:
     def unwrapped(self) -> Env:
         return getattr(self.env, "unwrapped", self.env)
 
+    def wrap_params(self, env_params):
+        """This wrapper's params around the wrapped env's (most wrappers add none)."""
+        inner = getattr(self.env, "wrap_params", None)
+        return env_params if inner is None else inner(env_params)
+
 
 def _keep_env_reward(info: dict, reward: jax.Array) -> dict:
     info = dict(info)
@@ -164,6 +169,9 @@ class _WeightedTransform(Wrapper):
     def default_params(self):
         weights = {k: jnp.asarray(v, jnp.float32) for k, v in self.weights.items()}
         return TransformParams(env=self.env.default_params, weights=weights)
+
+    def wrap_params(self, env_params) -> TransformParams:
+        return self.default_params.replace(env=super().wrap_params(env_params))
 
     def _split(self, params):
         params = self.default_params if params is None else params

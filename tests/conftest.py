@@ -1,5 +1,16 @@
+import os
+import tempfile
+
 import jax
 import pytest
+
+# Many tests compile the same programs (the same tiny training config run twice, say);
+# a persistent compilation cache shared by the whole session makes the repeats cheap.
+jax.config.update(
+    "jax_compilation_cache_dir",
+    os.environ.get("MARL_TEST_JAX_CACHE", os.path.join(tempfile.gettempdir(), "marl-jax-cache")),
+)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 # Shapes that keep every registered environment fast enough for a 2-core CI machine, and
 # episodes short enough that auto-reset is exercised in a few steps.

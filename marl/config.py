@@ -1,0 +1,142 @@
+"""Typed, frozen run configuration, built from Hydra's config and checked before compile.
+
+`build(cls, data, path)` turns a mapping into the dataclass `cls`, refusing unknown keys
+and values of the wrong type with a message that names the key, the value and what is
+allowed. Each dataclass may define `check(self)` for value rules that involve several keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from marl.networks import NetworkConfig
+
+
+class ConfigError(ValueError):
+    """A config key or value that cannot run."""
+
+
+def fail(path: str, value, allowed: str) -> typing.NoReturn:
+    raise ConfigError(f"config: {path}={value!r} is not allowed; expected {allowed}")
+
+
+def _convert(path: str, value, hint):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(path, value, inner[0])
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            fail(path, value, f"a mapping of {hint.__name__} keys")
+        return build(hint, value, path)
+    if hint is bool:
+        if not isinstance(value, bool):
+            fail(path, value, "true or false")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail(path, value, "an integer")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fail(path, value, "a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            fail(path, value, "a string")
+        return value
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, typing.Sequence):
+            fail(path, value, "a list")
+        return tuple(_convert(f"{path}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            fail(path, value, "a mapping")
+        return dict(value)
+    return value
+
+
+def build(cls, data: Mapping, path: str = ""):
+    """Instantiate dataclass `cls` from `data`, checking keys, types and `check()` rules."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        where = path or "config"
+        raise ConfigError(
+            f"config: unknown key {', '.join(f'{path}.{k}' if path else k for k in unknown)} "
+            f"in {where}; allowed keys: {', '.join(names)}"
+        )
+    values = {}
+    for name in names:
+        if name in data:
+            key_path = f"{path}.{name}" if path else name
+            values[name] = _convert(key_path, data[name], hints[name])
+    obj = cls(**values)
+    if hasattr(obj, "check"):
+        obj.check(path)
+    return obj
+
+
+def to_dict(obj) -> dict:
+    """The plain-data form of a config dataclass (for config.yaml, checkpoints, wandb)."""
+    return dataclasses.asdict(obj)
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    name: str = "ipd"
+    preset: str | None = None
+    args: dict = field(default_factory=dict)  # overrides for marl.make: params or shapes
+    reward_transform: str | None = None  # collective | inequity_aversion | svo
+    transform_args: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WandbConfig:
+    mode: str = "offline"  # offline | online | disabled
+    project: str = "marl"
+    entity: str | None = None
+
+    def check(self, path):
+        if self.mode not in ("offline", "online", "disabled"):
+            fail(f"{path}.mode", self.mode, "one of offline, online, disabled")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a training run needs; `algo` is checked by the algorithm itself."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    algo: dict = field(default_factory=dict)
+    seed: int = 0
+    num_seeds: int = 2
+    total_steps: int = 100_000  # env steps per seed
+    num_chunks: int = 20  # logging/checkpoint points; updates run in between in one jit
+    scripted: dict = field(default_factory=dict)  # agent slot -> scripted policy name
+    run_dir: str | None = None
+    resume: str | None = None
+    progress: bool = True
+    checkpoint_keep: int = 2
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+
+    def check(self, path):
+        for key in ("num_seeds", "total_steps", "num_chunks", "checkpoint_keep"):
+            if getattr(self, key) < 1:
+                fail(key, getattr(self, key), "an integer >= 1")
+        for slot, policy in self.scripted.items():
+            # YAML gives int keys, the command line (+scripted.1=...) string digits.
+            if isinstance(slot, bool) or not (
+                isinstance(slot, int) or (isinstance(slot, str) and slot.isdigit())
+            ):
+                fail(f"scripted.{slot}", policy, "integer agent slots as keys")
+
+
+__all__ = ["ConfigError", "EnvConfig", "NetworkConfig", "RunConfig", "WandbConfig", "build"]

@@ -1,0 +1,74 @@
+"""Policy and value networks (flax.linen): MLP or CNN torso, optional GRU, two heads.
+
+Every network maps one agent's observation (plus an optional agent-id one-hot, which is
+joined after the torso so the CNN sees only the image) to logits or a value. A network
+with a GRU is applied one step at a time and carries its hidden state; `reset` marks the
+first step of an episode, where the hidden state restarts from zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    torso: str = "mlp"  # mlp | cnn
+    hidden: tuple[int, ...] = (64, 64)  # mlp widths; for cnn the dense layer after the convs
+    channels: tuple[int, ...] = (32, 32)  # cnn: one 3x3 convolution per entry
+    gru: int = 0  # hidden size of a GRU after the torso; 0 = feed-forward
+    activation: str = "tanh"
+
+
+class Torso(nn.Module):
+    """CNN over [..., H, W, C] grids, then dense layers; an MLP sees flat vectors [..., D]."""
+
+    config: NetworkConfig
+
+    @nn.compact
+    def __call__(self, obs):
+        act = ACTIVATIONS[self.config.activation]
+        x = obs.astype(jnp.float32)
+        if self.config.torso == "cnn":
+            for width in self.config.channels:
+                x = act(nn.Conv(width, (3, 3), padding="SAME")(x))
+            x = x.reshape(*x.shape[:-3], -1)
+        for width in self.config.hidden:
+            x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
+        return x
+
+
+class Head(nn.Module):
+    """Torso -> [GRU] -> dense output (`outputs` logits, or 1 value)."""
+
+    config: NetworkConfig
+    outputs: int
+    scale: float
+
+    @nn.compact
+    def __call__(self, hidden, obs, extra, reset):
+        x = Torso(self.config)(obs)
+        if extra is not None:
+            x = jnp.concatenate([x, extra], axis=-1)
+        if self.config.gru:
+            hidden = jnp.where(reset[..., None], 0.0, hidden)
+            hidden, x = nn.GRUCell(self.config.gru)(hidden, x)
+        out = nn.Dense(self.outputs, kernel_init=nn.initializers.orthogonal(self.scale))(x)
+        return hidden, out
+
+
+def make_heads(config: NetworkConfig, num_actions: int) -> tuple[Head, Head]:
+    """Actor (logits) and critic (value) networks with separate torsos."""
+    return Head(config, num_actions, 0.01), Head(config, 1, 1.0)
+
+
+def initial_hidden(config: NetworkConfig, batch_shape: Sequence[int]) -> jax.Array:
+    return jnp.zeros((*batch_shape, max(config.gru, 1)), jnp.float32)

@@ -1,0 +1,68 @@
+"""Scripted policies: fixed co-players in training and fixed opponents in evaluation.
+
+A scripted policy maps (key, one agent's observation) to an action. `random` works in
+every environment. The others read the memory-1 observation of the matrix games (one-hot
+over start, CC, CD, DC, DD, own action first); always_cooperate and always_defect also
+fit the spatial prisoner's dilemma, whose actions are 0 = C and 1 = D too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from marl.envs.matrix import MatrixGame
+from marl.envs.spatial_pd import SpatialPD
+
+# Opponent's last action from the player's own view: start -> C, CC -> C, CD -> D, ...
+_OPPONENT_LAST = jnp.array([0, 0, 1, 0, 1], jnp.int32)
+
+
+def always_cooperate(key, obs):
+    return jnp.asarray(0, jnp.int32)
+
+
+def always_defect(key, obs):
+    return jnp.asarray(1, jnp.int32)
+
+
+def tit_for_tat(key, obs):
+    """Cooperate first, then copy the opponent's previous action."""
+    return _OPPONENT_LAST[jnp.argmax(obs)]
+
+
+def _random(num_actions: int):
+    return lambda key, obs: jax.random.randint(key, (), 0, num_actions, dtype=jnp.int32)
+
+
+# name -> environment types it understands (None: every environment)
+_SUPPORTED = {
+    "always_cooperate": (MatrixGame, SpatialPD),
+    "always_defect": (MatrixGame, SpatialPD),
+    "tit_for_tat": (MatrixGame,),
+    "random": None,
+}
+
+
+def names() -> list[str]:
+    return sorted(_SUPPORTED)
+
+
+def scripted_policy(name: str, env) -> Callable:
+    """The scripted policy `name` for `env`; ValueError if unknown or meaningless there."""
+    if name not in _SUPPORTED:
+        raise ValueError(f"unknown scripted policy {name!r}; choose from {', '.join(names())}")
+    base = getattr(env, "unwrapped", env)
+    kinds = _SUPPORTED[name]
+    if kinds is not None and not isinstance(base, kinds):
+        allowed = ", ".join(k.__name__ for k in kinds)
+        raise ValueError(f"scripted policy {name!r} needs one of: {allowed}; got {env.name}")
+    if name == "random":
+        return _random(env.action_space(env.default_params).n)
+    return {
+        "always_cooperate": always_cooperate,
+        "always_defect": always_defect,
+        "tit_for_tat": tit_for_tat,
+    }[name]

@@ -1,0 +1,32 @@
+"""Helpers for training tests: compose the real Hydra configs, run tiny trainings."""
+
+import json
+from pathlib import Path
+
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from marl.train import train
+
+QUIET = ["wandb.mode=disabled", "progress=false"]
+
+
+def config(*overrides: str) -> dict:
+    with initialize_config_module("marl.configs", version_base="1.3"):
+        cfg = compose("config", overrides=[*QUIET, *overrides])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def rows(run_dir) -> list[dict]:
+    lines = Path(run_dir, "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def numbers(row: dict) -> dict:
+    """A metrics row without its wall-clock fields."""
+    return {k: v for k, v in row.items() if k != "steps_per_s"}
+
+
+def run(tmp_path, *overrides: str, name: str = "run", **kwargs) -> Path:
+    raw = config(f"run_dir={tmp_path / name}", *overrides)
+    return train(raw, **kwargs)
