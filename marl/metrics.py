@@ -101,8 +101,8 @@ def episode_metric_sums(env, info: dict, learner=None) -> dict[str, jax.Array]:
     add("episode", episode_summary(env, episode))
     if learner is not None and not np.all(learner):  # a static mask: numpy, not traced
         idx = np.flatnonzero(learner)
-        n = len(learner)
-        pick = lambda v: v[..., idx] if v.ndim and v.shape[-1] == n else v
+        per_agent = episode["returns"].shape  # per-agent events share it; others are per game
+        pick = lambda v: v[..., idx] if v.shape == per_agent else v
         events = {k: pick(v) for k, v in episode["events"].items()}
         ours = {"episode_return": episode["returns"][..., idx].mean(-1)}
         ours.update(env.episode_metrics(events, episode["length"]))
