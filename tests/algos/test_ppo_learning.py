@@ -29,3 +29,11 @@ def test_ppo_free_rides_in_the_classic_game(tmp_path):
     last = final(run(tmp_path, "+experiment=spgg_classic_free_ride"))
     assert last["contribution_rate"] < 0.1
     assert last["episode_return_mean"] == pytest.approx(1.0, abs=0.05)  # nobody contributes
+
+
+def test_collective_reward_from_the_config_turns_self_play_to_cooperation(tmp_path):
+    common = ("env=ipd", "env.args.horizon=16", "total_steps=24576", "num_chunks=4", "num_seeds=1")
+    selfish = final(run(tmp_path, *common, name="selfish"))
+    shared = final(run(tmp_path, *common, "env.reward_transform=collective", name="shared"))
+    assert selfish["cooperation_rate"] < 0.2
+    assert shared["cooperation_rate"] > 0.9
