@@ -120,7 +120,7 @@ class PPOState:
 @struct.dataclass
 class Rollout:
     obs: jax.Array  # [T, A, E, ...] agent-major
-    critic_obs: jax.Array  # [T, A, E, ...]
+    critic_obs: jax.Array | None  # [T, A, E, ...] for a central critic; None: same as obs
     actions: jax.Array  # [T, A, E]
     log_probs: jax.Array  # [T, A, E]
     values: jax.Array  # [T, A, E]
@@ -326,7 +326,7 @@ class PPO:
                 reward = reward + c.gamma * info["truncated"] * final_value
             step = Rollout(
                 obs=obs_am,
-                critic_obs=self._critic_input(obs),
+                critic_obs=self._critic_input(obs) if c.critic == "central" else None,
                 actions=actions,
                 log_probs=log_p,
                 values=value,
@@ -356,6 +356,7 @@ class PPO:
     def _loss(self, params, batch, hidden0):
         c = self.config
         rollout, advantages, targets = batch
+        critic_obs = rollout.obs if rollout.critic_obs is None else rollout.critic_obs
         if c.network.gru:
 
             def step(hidden, xs):
@@ -364,7 +365,7 @@ class PPO:
                 hidden, logits, value = self._heads(params, hidden, obs, critic_obs, reset)
                 return hidden, (logits, value)
 
-            xs = (rollout.obs, rollout.critic_obs, rollout.resets)
+            xs = (rollout.obs, critic_obs, rollout.resets)
             _, (logits, values) = jax.lax.scan(step, hidden0, xs)
         else:
             # Feed-forward: fold time into the batch axis, one call for the whole minibatch.
@@ -372,7 +373,7 @@ class PPO:
             fold = lambda x: jnp.swapaxes(x, 0, 1).reshape(a, t * b, *x.shape[3:])
             reset = jnp.zeros((a, t * b), bool)
             _, logits, values = self._heads(
-                params, hidden0, fold(rollout.obs), fold(rollout.critic_obs), reset
+                params, hidden0, fold(rollout.obs), fold(critic_obs), reset
             )
             unfold = lambda x: jnp.swapaxes(x.reshape(a, t, b, *x.shape[2:]), 0, 1)
             logits, values = unfold(logits), unfold(values)
