@@ -35,7 +35,8 @@ from marl.losses import approx_kl, clipped_policy_loss, clipped_value_loss
 from marl.metrics import episode_metric_sums
 from marl.networks import NetworkConfig, initial_hidden, make_heads
 from marl.returns import gae
-from marl.scripted import scripted_policy
+from marl.scripted import override_scripted, scripted_slots
+from marl.sharing import bank_assignment, parse_sharing
 
 
 @dataclass(frozen=True)
@@ -84,27 +85,6 @@ class PPOConfig:
             fail(f"{path}.network", net, "positive widths and gru >= 0")
 
 
-def parse_sharing(sharing: str, path: str = "algo") -> tuple[str, int]:
-    """('shared', 1) | ('independent', 0) | ('groups', K)."""
-    if sharing in ("shared", "independent"):
-        return sharing, 1 if sharing == "shared" else 0
-    if sharing.startswith("groups:") and sharing[7:].isdigit() and int(sharing[7:]) >= 1:
-        return "groups", int(sharing[7:])
-    fail(f"{path}.sharing", sharing, "shared, independent or groups:K with K >= 1")
-
-
-def bank_assignment(sharing: str, num_agents: int) -> np.ndarray:
-    """bank_of[i]: which parameter bank agent i uses."""
-    mode, k = parse_sharing(sharing)
-    if mode == "shared":
-        return np.zeros(num_agents, np.int32)
-    if mode == "independent":
-        return np.arange(num_agents, dtype=np.int32)
-    if k > num_agents:
-        fail("algo.sharing", sharing, f"K <= the number of agents ({num_agents})")
-    return np.arange(num_agents, dtype=np.int32) % k
-
-
 @struct.dataclass
 class PPOState:
     params: dict  # {"actor": ..., "critic": ...}, each with a leading bank axis
@@ -144,15 +124,7 @@ class PPO:
         self.num_agents = env.num_agents
         self.bank_of = bank_assignment(config.sharing, self.num_agents)
         self.num_banks = int(self.bank_of.max()) + 1
-        self.scripted = {}
-        for slot, name in (scripted or {}).items():
-            if not 0 <= slot < self.num_agents:
-                fail(f"scripted.{slot}", name, f"agent slots 0..{self.num_agents - 1}")
-            self.scripted[slot] = scripted_policy(name, env)
-        learner = np.ones(self.num_agents, bool)
-        learner[list(self.scripted)] = False
-        if not learner.any():
-            fail("scripted", dict(scripted), "at least one learning agent slot")
+        self.scripted, learner = scripted_slots(scripted, env)
         self.learner = learner
         # Loss weight of each agent: 1 / (learning agents in its bank), so each bank's loss
         # is the mean over its own agents and banks do not scale one another's gradients.
@@ -294,9 +266,7 @@ class PPO:
         key_sample, key_scripted = jax.random.split(key)
         dist = distrax.Categorical(logits=logits)
         actions = dist.sample(seed=key_sample).astype(jnp.int32)
-        for slot, policy in self.scripted.items():
-            keys = jax.random.split(jax.random.fold_in(key_scripted, slot), obs.shape[0])
-            actions = actions.at[slot].set(jax.vmap(policy)(keys, obs_am[slot]))
+        actions = override_scripted(self.scripted, key_scripted, obs_am, actions)
         return hidden, actions, dist.log_prob(actions), value, obs_am, reset
 
     def _rollout(self, state: PPOState):

@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from marl.config import fail
 from marl.envs.matrix import MatrixGame
 from marl.envs.spatial_pd import SpatialPD
 
@@ -66,3 +68,27 @@ def scripted_policy(name: str, env) -> Callable:
         "always_defect": always_defect,
         "tit_for_tat": tit_for_tat,
     }[name]
+
+
+def scripted_slots(scripted: dict | None, env) -> tuple[dict, np.ndarray]:
+    """Policies for the scripted agent slots, and the mask of the learning slots."""
+    n = env.num_agents
+    policies = {}
+    for slot, name in (scripted or {}).items():
+        slot = int(slot)
+        if not 0 <= slot < n:
+            fail(f"scripted.{slot}", name, f"agent slots 0..{n - 1}")
+        policies[slot] = scripted_policy(name, env)
+    learner = np.ones(n, bool)
+    learner[list(policies)] = False
+    if not learner.any():
+        fail("scripted", dict(scripted), "at least one learning agent slot")
+    return policies, learner
+
+
+def override_scripted(policies: dict, key, obs_by_agent, actions):
+    """Replace the scripted slots' actions [A, E] by their policies' choices."""
+    for slot, policy in policies.items():
+        keys = jax.random.split(jax.random.fold_in(key, slot), obs_by_agent.shape[1])
+        actions = actions.at[slot].set(jax.vmap(policy)(keys, obs_by_agent[slot]))
+    return actions

@@ -1,0 +1,48 @@
+"""Parameter sharing: which parameter bank each agent uses.
+
+Every learning algorithm keeps its parameters in banks with a leading axis: one bank for
+`shared`, one per agent for `independent`, K for `groups:K` (agent i uses bank i mod K).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from marl.config import fail
+
+
+def parse_sharing(sharing: str, path: str = "algo") -> tuple[str, int]:
+    """('shared', 1) | ('independent', 0) | ('groups', K)."""
+    if sharing in ("shared", "independent"):
+        return sharing, 1 if sharing == "shared" else 0
+    if sharing.startswith("groups:") and sharing[7:].isdigit() and int(sharing[7:]) >= 1:
+        return "groups", int(sharing[7:])
+    fail(f"{path}.sharing", sharing, "shared, independent or groups:K with K >= 1")
+
+
+def bank_assignment(sharing: str, num_agents: int) -> np.ndarray:
+    """bank_of[i]: which parameter bank agent i uses."""
+    mode, k = parse_sharing(sharing)
+    if mode == "shared":
+        return np.zeros(num_agents, np.int32)
+    if mode == "independent":
+        return np.arange(num_agents, dtype=np.int32)
+    if k > num_agents:
+        fail("algo.sharing", sharing, f"K <= the number of agents ({num_agents})")
+    return np.arange(num_agents, dtype=np.int32) % k
+
+
+def bank_members(bank_of: np.ndarray, learner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per bank, its learning agents (padded by repetition) and how many there are.
+
+    Returns (members int32[banks, max_size], counts int32[banks]); a bank whose agents are
+    all scripted has count 0 and must not be trained.
+    """
+    banks = int(bank_of.max()) + 1
+    lists = [np.flatnonzero((bank_of == b) & learner) for b in range(banks)]
+    width = max(1, max(len(m) for m in lists))
+    members = np.zeros((banks, width), np.int32)
+    for b, m in enumerate(lists):
+        if len(m):
+            members[b] = np.resize(m, width)
+    return members, np.array([len(m) for m in lists], np.int32)
