@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 
 # algorithm name -> module with make(config, env, env_params, scripted, total_steps)
-ALGORITHMS = {"ppo": "marl.algos.ppo"}
+ALGORITHMS = {"ppo": "marl.algos.ppo", "dqn": "marl.algos.dqn"}
 
 
 def list_algos() -> list[str]:

@@ -36,7 +36,7 @@ from marl.metrics import episode_metric_sums
 from marl.networks import NetworkConfig, initial_hidden, make_heads
 from marl.returns import gae
 from marl.scripted import override_scripted, scripted_slots
-from marl.sharing import bank_assignment, parse_sharing
+from marl.sharing import apply_per_agent, bank_assignment, parse_sharing
 
 
 @dataclass(frozen=True)
@@ -188,11 +188,7 @@ class PPO:
         )
 
     def _apply(self, net, params, hidden, x, extra, reset):
-        """Apply `net` to agent-major inputs [A, ...], each agent with its bank's params."""
-        if self.num_banks == 1:
-            return net.apply(jax.tree.map(lambda p: p[0], params), hidden, x, extra, reset)
-        per_agent = jax.tree.map(lambda p: p[self.bank_of], params)
-        return jax.vmap(net.apply)(per_agent, hidden, x, extra, reset)
+        return apply_per_agent(net.apply, params, self.bank_of, hidden, x, extra, reset)
 
     def _heads(self, params, hidden, obs_am, critic_obs, reset):
         """Logits [A, B, n] and values [A, B] for agent-major inputs of one step."""

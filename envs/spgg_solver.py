@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
+
 from marl.envs.spgg import SPGGParams, public_goods_payoffs
 
 MAX_PLAYERS, MAX_LEVELS = 5, 10

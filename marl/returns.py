@@ -27,3 +27,19 @@ def gae(rewards, values, dones, last_value, gamma: float, lam: float):
     init = (last_value, jnp.zeros_like(last_value))
     _, advantages = jax.lax.scan(backward, init, (rewards, values, dones), reverse=True)
     return advantages, advantages + values
+
+
+def n_step_return(rewards, dones, gamma: float):
+    """The n-step return from the first of n consecutive steps (time axis first).
+
+    rewards, dones: [n, ...], dones true where the episode ended at that step.
+    Returns (return, discount): sum_j gamma^j r_j up to and including the first episode
+    end, and the factor for bootstrapping from the observation after the n-th step:
+    gamma^n if no episode ended inside the window, else 0.
+    """
+    n = rewards.shape[0]
+    alive = jnp.cumprod(1.0 - dones.astype(rewards.dtype), axis=0)
+    still_in = jnp.concatenate([jnp.ones_like(alive[:1]), alive[:-1]], axis=0)
+    powers = gamma ** jnp.arange(n, dtype=rewards.dtype).reshape(-1, *([1] * (rewards.ndim - 1)))
+    total = (powers * still_in * rewards).sum(0)
+    return total, gamma**n * alive[-1]

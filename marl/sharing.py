@@ -6,6 +6,7 @@ Every learning algorithm keeps its parameters in banks with a leading axis: one 
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from marl.config import fail
@@ -46,3 +47,12 @@ def bank_members(bank_of: np.ndarray, learner: np.ndarray) -> tuple[np.ndarray, 
         if len(m):
             members[b] = np.resize(m, width)
     return members, np.array([len(m) for m in lists], np.int32)
+
+
+def apply_per_agent(apply_fn, params, bank_of: np.ndarray, *inputs):
+    """Call `apply_fn(params, *inputs)` for agent-major inputs [A, ...], each agent with
+    its bank's parameters (banks on the leading axis of every leaf of `params`)."""
+    if int(bank_of.max()) == 0:  # one bank: a single call over all agents at once
+        return apply_fn(jax.tree.map(lambda p: p[0], params), *inputs)
+    per_agent = jax.tree.map(lambda p: p[bank_of], params)
+    return jax.vmap(apply_fn)(per_agent, *inputs)

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from marl.envs.matrix import PAYOFFS
 
 import marl
+from marl.envs.matrix import PAYOFFS
 
 SETTINGS = settings(max_examples=25, deadline=None)
 

@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from marl.envs.matrix import PAYOFFS, exact_values, memory1_values
 
 import marl
+from marl.envs.matrix import PAYOFFS, exact_values, memory1_values
 
 C, D = 0, 1
 

@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from marl.envs.spatial_pd import SpatialPDState
 
 import marl
+from marl.envs.spatial_pd import SpatialPDState
 
 L = 5
 

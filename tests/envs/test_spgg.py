@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from marl.envs.spgg import public_goods_payoffs
-from marl.envs.spgg_solver import distance_to_spne, solve_spne
 
 import marl
+from marl.envs.spgg import public_goods_payoffs
+from marl.envs.spgg_solver import distance_to_spne, solve_spne
 
 
 def play_round(env, params, levels_by_agent, seed=0):
