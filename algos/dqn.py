@@ -27,7 +27,7 @@ import optax
 from flax import struct
 
 from marl.config import build, fail
-from marl.metrics import episode_metric_sums
+from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import Head, NetworkConfig
 from marl.replay import Ring, ring_add, ring_init, ring_sample_slots
 from marl.returns import n_step_return
@@ -55,6 +55,7 @@ class DQNConfig:
     explore_start: float = 1.0  # epsilon or temperature at the start
     explore_end: float = 0.05
     explore_steps: int = 5_000  # time steps of the linear schedule
+    learning_stops: int = 0  # time step after which learning stops (evaluation); 0 = never
     sharing: str = "shared"
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
@@ -71,6 +72,8 @@ class DQNConfig:
         ):
             if getattr(self, key) < 1:
                 fail(f"{path}.{key}", getattr(self, key), "an integer >= 1")
+        if self.learning_stops < 0:
+            fail(f"{path}.learning_stops", self.learning_stops, "an integer >= 0 (0 = never)")
         if self.learning_starts < 0:
             fail(f"{path}.learning_starts", self.learning_starts, "an integer >= 0")
         if not 0.0 <= self.gamma <= 1.0:
@@ -298,6 +301,8 @@ class DQN:
             self._gradient_step, carry, jax.random.split(key_grads, c.gradient_steps)
         )
         learning = state.time >= c.learning_starts
+        if c.learning_stops:
+            learning &= state.time <= c.learning_stops
         keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(learning, a, b), new, old)
         params = keep(params, state.params)
         opt_state = keep(opt_state, state.opt_state)
@@ -317,6 +322,7 @@ class DQN:
         # Before learning starts there is no loss; report 0 rather than a NaN.
         metrics = {k: jnp.where(learning, v.mean(), 0.0) for k, v in stats.items()}
         metrics.update(episode_metric_sums(self.env, info, self.learner))
+        metrics.update(step_rates(self.env, info))
         metrics["exploration"] = explore_value(c, state.time)
         metrics["q_mean"] = q.mean()
         return state, metrics

@@ -32,7 +32,7 @@ from flax import struct
 
 from marl.config import build, fail
 from marl.losses import approx_kl, clipped_policy_loss, clipped_value_loss
-from marl.metrics import episode_metric_sums
+from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import NetworkConfig, initial_hidden, make_heads
 from marl.returns import gae
 from marl.scripted import override_scripted, scripted_slots
@@ -414,6 +414,7 @@ class PPO:
         )
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metric_sums(self.env, info, self.learner))
+        metrics.update(step_rates(self.env, info))
         metrics["reward_mean"] = rollout.rewards.mean()
         return state, metrics
 

@@ -110,6 +110,18 @@ def episode_metric_sums(env, info: dict, learner=None) -> dict[str, jax.Array]:
     return sums
 
 
+def step_rates(env, info: dict) -> dict[str, jax.Array]:
+    """The game's rates over every step of a batch, episodes finished or not ("step/...").
+
+    `info` is stacked over leading batch axes (e.g. [time, env]) like
+    `info["returned_episode"]`. Continuing tasks (the spatial PD) never finish an
+    episode; these are their rates.
+    """
+    batch_axes = tuple(range(info["returned_episode"].ndim))
+    means = {k: info[k].astype(jnp.float32).mean(batch_axes) for k in env.episode_events}
+    return {f"step/{k}": v for k, v in env.episode_metrics(means, 1.0).items()}
+
+
 def finish_episode_means(sums: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """Turn `episode_metric_sums` (possibly added over batches) into means (NaN if none)."""
     count = sums["episodes"]

@@ -77,3 +77,18 @@ def test_mean_over_episodes_ignores_unfinished_entries_and_is_nan_when_none_fini
     values = jnp.array([1.0, 100.0, 3.0])
     assert float(mean_over_episodes(values, jnp.array([True, False, True]))) == 2.0
     assert np.isnan(float(mean_over_episodes(values, jnp.zeros(3, bool))))
+
+
+def test_step_rates_average_events_over_every_step_and_env():
+    import marl
+    from marl.metrics import step_rates
+
+    env, _ = marl.make("spgg", num_agents=3)
+    info = {
+        "returned_episode": jnp.zeros((2, 3), bool),  # [time, env]; env count == agents
+        "contribution": jnp.ones((2, 3, 3)),
+        "threshold_met": jnp.array([[True, False, False], [False, False, False]]),
+    }
+    rates = step_rates(env, info)
+    assert float(rates["step/contribution_rate"]) == 1.0
+    assert float(rates["step/threshold_rate"]) == pytest.approx(1 / 6)

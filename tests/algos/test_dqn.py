@@ -155,3 +155,25 @@ def test_dqn_on_spatial_pd_moves_cooperation_away_from_one_half(tmp_path):
     history = rows(out)
     # strong dilemma, shared network: defection pays against every neighbourhood state
     assert history[-1]["cooperation_rate"] < 0.3
+
+
+def test_learning_stops_freezes_the_network_for_evaluation():
+    trainer = make(learning_stops=8, num_steps=4)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    update = jax.jit(trainer.update)
+    for _ in range(2):  # time 4, 8: still learning
+        state, _ = update(state)
+    frozen = state.params
+    for _ in range(2):  # time 12, 16: evaluation
+        state, metrics = update(state)
+    for a, b in zip(jax.tree.leaves(frozen), jax.tree.leaves(state.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert float(metrics["loss/td"]) == 0.0
+
+
+def test_continuing_task_reports_step_rates():
+    trainer = make("spatial_pd", env_args={"size": 4}, num_envs=1)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    state, metrics = jax.jit(trainer.update)(state)
+    assert float(metrics["episodes"]) == 0.0  # no episode ever ends
+    assert 0.0 <= float(metrics["step/cooperation_rate"]) <= 1.0
