@@ -17,6 +17,7 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 SMALL = {
     "spatial_pd": {"size": 5, "episode_length": 3},
     "spgg": {},
+    "coin_game": {"episode_length": 3},
 }
 MATRIX_SHORT = {"horizon": 3}
 
