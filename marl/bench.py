@@ -1,16 +1,23 @@
 """Benchmark: compile time and steady-state throughput (console script `marl-bench`).
 
-For each environment and number of parallel environments N, one program is timed:
-`jit(scan over T steps of vmap over N envs of env.step)`, with random actions drawn inside
-the scan and auto-reset included. Its observations, rewards and done flags are carried or
-summed so that XLA cannot drop the work that produces them (`info` is not consumed).
+Two kinds of benchmark, each one function returning table rows:
 
-Compile time (trace + lower + compile) and run time (median of several calls after a
-warm-up) are measured separately. env-steps/s = N * T / run time; agent-steps/s
-multiplies by the env's number of agents (spatial_pd has 900).
+`bench_env` (the default): for each environment and number of parallel environments N, one
+program is timed: `jit(scan over T steps of vmap over N envs of env.step)`, with random
+actions drawn inside the scan and auto-reset included. Its observations, rewards and done
+flags are carried or summed so that XLA cannot drop the work that produces them (`info` is
+not consumed). env-steps/s = N * T / run time; agent-steps/s multiplies by the env's number
+of agents (spatial_pd has 900).
 
-Each benchmark kind is one function returning table rows (`bench_env` now; a training
-benchmark can sit beside it), and `time_compiled` is the timing helper they share.
+`bench_train` (`marl-bench --train`): PPO training throughput, learning included (rollout,
+GAE, minibatch updates). The trainer is built the way `marl-train` builds it: the Hydra
+config `marl.configs` is composed with `env=NAME algo.num_envs=N num_seeds=1 ...` and
+passed to `marl.train.setup`; the timed program is marl-train's chunk, `jit(scan over K
+updates of vmap over seeds of trainer.update)`. env-steps/s = K * N * T * seeds / run time,
+where T is algo.num_steps.
+
+In both, compile time (trace + lower + compile) and run time (median of several calls after
+a warm-up) are measured separately, by `time_compiled`, the timing helper they share.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from importlib import resources
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +63,24 @@ def steps_per_call(num_envs: int, num_agents: int, sizes: Sizes) -> int:
     """T for N envs of `num_agents` agents: a fixed amount of agent-steps, clamped."""
     steps = sizes.agent_steps_per_call // (num_envs * num_agents)
     return int(min(max(steps, sizes.min_steps), sizes.max_steps))
+
+
+# Training: the scan runs K updates of N * T env steps each; K is chosen like T above, from a
+# target of agent-steps per call (the network runs once per agent-step, so its cost follows
+# agent-steps), between min_steps and max_steps updates.
+TRAIN_FULL = Sizes(agent_steps_per_call=2**18, min_steps=1, max_steps=16, repeats=5, warmup=1)
+TRAIN_QUICK = Sizes(agent_steps_per_call=2**15, min_steps=1, max_steps=4, repeats=3, warmup=1)
+TRAIN_ENVS = ("ipd", "spgg", "spatial_pd")
+# Batch sizes N (algo.num_envs): smaller for envs with many agents (spatial_pd: 900 per env).
+MANY_AGENTS = 100
+TRAIN_NUM_ENVS = {"few": (16, 64, 256), "many": (1, 4, 16)}
+TRAIN_QUICK_NUM_ENVS = {"few": (16, 256), "many": (1, 4)}
+
+
+def train_num_envs(num_agents: int, quick: bool) -> tuple[int, ...]:
+    """The default batch sizes N of the training benchmark for an env of `num_agents`."""
+    table = TRAIN_QUICK_NUM_ENVS if quick else TRAIN_NUM_ENVS
+    return table["many" if num_agents >= MANY_AGENTS else "few"]
 
 
 # ---- the timing helper ----------------------------------------------------------------------
@@ -139,36 +165,166 @@ def bench_env(name: str, num_envs: Sequence[int], sizes: Sizes, *, steps=None, s
     return rows
 
 
+# ---- benchmark kind: PPO training ------------------------------------------------------------
+# One seed, one chunk, nothing written or logged: only the learner's numbers are timed.
+QUIET = ("algo=ppo", "num_seeds=1", "num_chunks=1", "wandb.mode=disabled", "progress=false")
+
+
+def train_env_names() -> list[str]:
+    """Envs the training benchmark can run: those with a Hydra config in configs/env/."""
+    folder = resources.files("marl.configs") / "env"
+    return sorted(f.name[: -len(".yaml")] for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+def compose_config(overrides: Sequence[str]) -> dict:
+    """The resolved `marl-train` config for these command-line overrides (as tests do)."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    with initialize_config_module("marl.configs", version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def chunk_fn(trainer, updates: int) -> Callable:
+    """marl-train's chunk: `updates` calls of vmap(trainer.update) over seeds in one scan.
+
+    Mirrors `chunk_fn` in `marl.train.train` (metrics and the finiteness check are returned,
+    so XLA keeps them); marl-train also donates the state, which repeated timing of one
+    input cannot.
+    """
+    from marl.train import _all_finite
+
+    def run(state):
+        step = lambda s, _: jax.vmap(trainer.update)(s)
+        state, metrics = jax.lax.scan(step, state, None, length=updates)
+        return state, metrics, _all_finite(state)
+
+    return run
+
+
+def network_summary(trainer) -> str:
+    """E.g. 'mlp 64x64 tanh, separate actor and critic, shared (1 bank), local critic'."""
+    net = trainer.config.network
+    widths = "x".join(str(w) for w in net.hidden)
+    if net.torso == "cnn":
+        widths = "conv" + "x".join(str(c) for c in net.channels) + " + " + widths
+    gru = f" + gru{net.gru}" if net.gru else ""
+    banks = f"{trainer.num_banks} bank{'s' if trainer.num_banks > 1 else ''}"
+    return (
+        f"{net.torso} {widths}{gru} {net.activation}, separate actor and critic, "
+        f"{trainer.config.sharing} ({banks}), {trainer.config.critic} critic"
+    )
+
+
+def bench_train(
+    name: str,
+    num_envs: Sequence[int] | None,
+    sizes: Sizes,
+    *,
+    updates: int | None = None,
+    quick: bool = False,
+    seed: int = 0,
+):
+    """One row per N: compile time and env-/agent-steps per second of PPO training.
+
+    The config is the env's Hydra config with algo.num_envs=N, one seed, and total_steps
+    set so that the single chunk is K updates. `num_envs` None picks `train_num_envs` for
+    the env's number of agents (`quick`: fewer); `updates` None sizes K from `sizes`.
+    """
+    base = [f"env={name}", *QUIET, f"seed={seed}"]
+    _, env, trainer, _ = setup_train(base)
+    num_steps, num_agents = trainer.config.num_steps, env.num_agents
+    if num_envs is None:
+        num_envs = train_num_envs(num_agents, quick)
+    rows = []
+    for n in num_envs:
+        k = updates or steps_per_call(n * num_steps, num_agents, sizes)
+        overrides = [*base, f"algo.num_envs={n}", f"total_steps={k * n * num_steps}"]
+        cfg, env, trainer, plan = setup_train(overrides)
+        assert (plan.steps_per_update, plan.updates_per_chunk) == (n * num_steps, k), plan
+        keys = jax.random.split(jax.random.PRNGKey(cfg.seed), cfg.num_seeds)  # as marl-train
+        state = jax.jit(jax.vmap(trainer.init))(keys)
+        shapes = jax.eval_shape(trainer.init, keys[0]).params
+        compile_s, run_s = time_compiled(
+            chunk_fn(trainer, k), state, repeats=sizes.repeats, warmup=sizes.warmup
+        )
+        env_steps = k * plan.steps_per_update * cfg.num_seeds
+        rows.append(
+            {
+                "kind": "train",
+                "env": name,
+                "algo": cfg.algo["name"],
+                "num_agents": num_agents,
+                "num_envs": n,
+                "num_steps": num_steps,
+                "batch": f"{n}x{num_steps}",
+                "num_seeds": cfg.num_seeds,
+                "updates_per_call": k,
+                "steps_per_update": plan.steps_per_update,
+                "update_epochs": trainer.config.update_epochs,
+                "num_minibatches": trainer.config.num_minibatches,
+                "params": sum(int(x.size) for x in jax.tree.leaves(shapes)),
+                "network": network_summary(trainer),
+                "overrides": overrides,
+                "compile_s": compile_s,
+                "call_s": run_s,
+                "s_per_update": run_s / k,
+                "env_steps_per_s": env_steps / run_s,
+                "agent_steps_per_s": env_steps * num_agents / run_s,
+                "repeats": sizes.repeats,
+            }
+        )
+        del state
+    return rows
+
+
+def setup_train(overrides: Sequence[str]):
+    """`marl.train.setup` of the composed config: (cfg, env, trainer, plan)."""
+    from marl.train import setup
+
+    return setup(compose_config(overrides))
+
+
 # ---- reporting ------------------------------------------------------------------------------
 COLUMNS = (
-    # header, row key, format
-    ("env", "env", "{}"),
-    ("agents", "num_agents", "{:d}"),
-    ("N", "num_envs", "{:d}"),
-    ("T", "num_steps", "{:d}"),
-    ("compile s", "compile_s", "{:.2f}"),
-    ("env-steps/s", "env_steps_per_s", "{:,.0f}"),
-    ("agent-steps/s", "agent_steps_per_s", "{:,.0f}"),
+    # header, row key, format, width
+    ("env", "env", "{}", 18),
+    ("agents", "num_agents", "{:d}", 6),
+    ("N", "num_envs", "{:d}", 5),
+    ("T", "num_steps", "{:d}", 5),
+    ("compile s", "compile_s", "{:.2f}", 9),
+    ("env-steps/s", "env_steps_per_s", "{:,.0f}", 14),
+    ("agent-steps/s", "agent_steps_per_s", "{:,.0f}", 15),
 )
-_WIDTHS = (18, 6, 5, 5, 9, 14, 15)
+TRAIN_COLUMNS = (
+    ("env", "env", "{}", 12),
+    ("agents", "num_agents", "{:d}", 6),
+    ("batch N x T", "batch", "{}", 11),
+    ("updates", "updates_per_call", "{:d}", 7),
+    ("params", "params", "{:,d}", 7),
+    ("compile s", "compile_s", "{:.2f}", 9),
+    ("s/update", "s_per_update", "{:.3f}", 8),
+    ("env-steps/s", "env_steps_per_s", "{:,.0f}", 12),
+    ("agent-steps/s", "agent_steps_per_s", "{:,.0f}", 13),
+)
 
 
-def table_header() -> str:
-    cells = [h.ljust(w) if i == 0 else h.rjust(w) for i, ((h, _, _), w) in enumerate(_zip())]
+def table_header(columns=COLUMNS) -> str:
+    cells = [_cell(header, width, i) for i, (header, _, _, width) in enumerate(columns)]
     line = " | ".join(cells)
     return f"{line}\n{'-' * len(line)}"
 
 
-def table_row(row: dict) -> str:
-    cells = []
-    for i, ((_, key, fmt), w) in enumerate(_zip()):
-        text = fmt.format(row[key])
-        cells.append(text.ljust(w) if i == 0 else text.rjust(w))
+def table_row(row: dict, columns=COLUMNS) -> str:
+    cells = [
+        _cell(fmt.format(row[key]), width, i) for i, (_, key, fmt, width) in enumerate(columns)
+    ]
     return " | ".join(cells)
 
 
-def _zip():
-    return zip(COLUMNS, _WIDTHS, strict=True)
+def _cell(text: str, width: int, index: int) -> str:
+    return text.ljust(width) if index == 0 else text.rjust(width)
 
 
 def machine_info() -> dict:
@@ -211,16 +367,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marl-bench",
         description="Compile time and steady-state env-steps/s of jit(scan(vmap(env.step))) "
-        "with random actions, for every registered environment.",
+        "with random actions, for every registered environment; with --train, of PPO "
+        "training (rollout + GAE + minibatch updates) built from the marl-train configs.",
     )
     parser.add_argument(
-        "--envs", help="comma-separated env names (default: all registered: see marl.list_envs)"
+        "--train",
+        action="store_true",
+        help=f"benchmark PPO training instead (default envs {','.join(TRAIN_ENVS)}; N per "
+        f"env: {TRAIN_NUM_ENVS['few']}, or {TRAIN_NUM_ENVS['many']} for envs with "
+        f">= {MANY_AGENTS} agents; --quick {TRAIN_QUICK_NUM_ENVS['few']} / "
+        f"{TRAIN_QUICK_NUM_ENVS['many']})",
+    )
+    parser.add_argument(
+        "--envs",
+        help="comma-separated env names (default: all registered: see marl.list_envs; "
+        "with --train: " + ",".join(TRAIN_ENVS) + ")",
     )
     parser.add_argument(
         "--num-envs",
         type=_int_list,
         help=f"comma-separated numbers of parallel envs N (default {FULL_NUM_ENVS}, "
-        f"--quick {QUICK_NUM_ENVS})",
+        f"--quick {QUICK_NUM_ENVS}; with --train: algo.num_envs, default per env)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer N, steps and repeats (a minute or two)"
@@ -228,27 +395,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--steps", type=_positive_int, help="scan length T for every N (default: sized per N)"
     )
+    parser.add_argument(
+        "--updates",
+        type=_positive_int,
+        help="with --train: PPO updates per timed call (default: sized per N)",
+    )
     parser.add_argument("--repeats", type=_positive_int, help="timed calls per row")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", metavar="PATH", help="also write rows and machine info here")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    if args.repeats is not None:
-        sizes = dataclasses.replace(sizes, repeats=args.repeats)
-    num_envs = args.num_envs or list(QUICK_NUM_ENVS if args.quick else FULL_NUM_ENVS)
+def _env_names(args, parser) -> list[str]:
+    """The envs asked for, checked before anything compiles."""
     names = [n.strip() for n in args.envs.split(",") if n.strip()] if args.envs else None
-    names = list(dict.fromkeys(names)) if names else marl.list_envs()
-    # Every name is checked before anything compiles.
+    if names:
+        names = list(dict.fromkeys(names))
+    elif args.train:
+        names = list(TRAIN_ENVS)
+    else:
+        names = marl.list_envs()
+    if args.train:
+        valid = train_env_names()
+        unknown = [n for n in names if n not in valid]
+        if unknown:
+            parser.error(
+                f"--train: no env config for {', '.join(map(repr, unknown))}; envs with a "
+                f"config in marl/configs/env: {', '.join(valid)}"
+            )
+        return names
     for name in names:
         try:
             marl.make(name)
         except ValueError as err:
             parser.error(str(err))
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.train and args.steps is not None:
+        parser.error("--steps sets the env benchmark's scan length; with --train use --updates")
+    if args.updates is not None and not args.train:
+        parser.error("--updates applies to --train only")
+    if args.train:
+        sizes = TRAIN_QUICK if args.quick else TRAIN_FULL
+    else:
+        sizes = QUICK if args.quick else FULL
+    if args.repeats is not None:
+        sizes = dataclasses.replace(sizes, repeats=args.repeats)
+    names = _env_names(args, parser)
 
     info = machine_info()
     print(
@@ -256,13 +453,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{info['device_count']} device(s)), {info['cpu_count']} CPUs",
         flush=True,
     )
-    print(table_header(), flush=True)
     start = time.perf_counter()
-    rows = []
-    for name in names:
-        for row in bench_env(name, num_envs, sizes, steps=args.steps, seed=args.seed):
-            rows.append(row)
-            print(table_row(row), flush=True)
+    rows, train_rows = [], []
+    if args.train:
+        print("PPO training (rollout + GAE + minibatch updates), 1 seed", flush=True)
+        print(table_header(TRAIN_COLUMNS), flush=True)
+        for name in names:
+            for row in bench_train(
+                name,
+                args.num_envs,
+                sizes,
+                updates=args.updates,
+                quick=args.quick,
+                seed=args.seed,
+            ):
+                train_rows.append(row)
+                print(table_row(row, TRAIN_COLUMNS), flush=True)
+        for network in dict.fromkeys(r["network"] for r in train_rows):
+            print(f"network: {network}", flush=True)
+    else:
+        num_envs = args.num_envs or list(QUICK_NUM_ENVS if args.quick else FULL_NUM_ENVS)
+        print(table_header(), flush=True)
+        for name in names:
+            for row in bench_env(name, num_envs, sizes, steps=args.steps, seed=args.seed):
+                rows.append(row)
+                print(table_row(row), flush=True)
     total_s = time.perf_counter() - start
     print(f"total {total_s:.1f} s", flush=True)
 
@@ -273,7 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "machine": info,
             "sizes": dataclasses.asdict(sizes),
             "total_s": total_s,
-            "rows": rows,
+            "rows": rows,  # env benchmark rows (kind "env"); empty with --train
+            "train": train_rows,  # training benchmark rows (kind "train"); empty without
         }
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

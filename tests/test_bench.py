@@ -35,6 +35,51 @@ def test_json_has_one_row_per_env_and_num_envs_with_finite_rates(tmp_path, capsy
     assert "ipd" in table and "spgg" in table
 
 
+def test_train_json_has_a_training_row_per_num_envs_with_finite_rates(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    argv = ["--train", "--envs", "ipd", "--num-envs", "4", "--quick", "--updates", "2"]
+    assert bench.main([*argv, "--repeats", "1", "--json", str(path)]) == 0
+
+    result = json.loads(path.read_text())
+    assert result["rows"] == []  # no env-benchmark rows with --train
+    (row,) = result["train"]
+    assert (row["kind"], row["env"], row["algo"]) == ("train", "ipd", "ppo")
+    assert (row["num_envs"], row["num_agents"], row["num_seeds"]) == (4, 2, 1)
+    assert row["batch"] == f"4x{row['num_steps']}"
+    assert row["steps_per_update"] == 4 * row["num_steps"]
+    assert row["updates_per_call"] == 2
+    assert "algo.num_envs=4" in row["overrides"] and "env=ipd" in row["overrides"]
+    assert row["compile_s"] > 0 and row["call_s"] > 0
+    for rate in ("env_steps_per_s", "agent_steps_per_s"):
+        assert math.isfinite(row[rate]) and row[rate] > 0
+    assert row["env_steps_per_s"] == pytest.approx(2 * row["steps_per_update"] / row["call_s"])
+    assert row["agent_steps_per_s"] == pytest.approx(row["env_steps_per_s"] * 2)
+    # Shared MLP 64x64 with separate actor (2 logits) and critic on 5 ipd features.
+    assert row["params"] == 2 * (5 * 64 + 64 + 64 * 64 + 64) + (64 * 2 + 2) + (64 + 1)
+    assert row["network"].startswith("mlp 64x64")
+
+    table = capsys.readouterr().out
+    assert "batch N x T" in table and "4x64" in table and "params" in table
+
+
+def test_train_rejects_an_env_without_a_config_and_steps(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--train", "--envs", "ipd,nope"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "spatial_pd" in err
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--train", "--steps", "3"])
+    assert exit_info.value.code == 2
+    assert "--updates" in capsys.readouterr().err
+
+
+def test_train_num_envs_are_smaller_for_envs_with_many_agents():
+    many, few = bench.train_num_envs(900, quick=False), bench.train_num_envs(2, quick=False)
+    assert len(many) == len(few) and all(m < f for m, f in zip(many, few, strict=True))
+    assert set(bench.train_num_envs(2, quick=True)) <= set(bench.train_num_envs(2, quick=False))
+
+
 def test_unknown_env_exits_with_the_valid_names(capsys):
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--envs", "ipd,ipdd", "--quick"])
