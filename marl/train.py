@@ -288,10 +288,11 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
             losses = [v for k, v in per_seed.items() if k.startswith("loss/")]
             if not bool(finite) or not all(np.isfinite(v).all() for v in losses):
                 first, last = chunk * sizes.steps_per_chunk, (chunk + 1) * sizes.steps_per_chunk
+                good = f"chunk {chunk - 1}" if chunk else "none yet"
                 raise NonFiniteError(
                     f"non-finite values (NaN/inf) in chunk {chunk} (env steps {first}-{last}); "
-                    f"stopped. The last good checkpoint is chunk {chunk - 1} in {run_dir}; "
-                    f"try a lower learning rate or gradient clipping"
+                    f"stopped. Last good checkpoint: {good} in {run_dir}; try a lower "
+                    f"learning rate or stronger gradient clipping"
                 )
             step = (chunk + 1) * sizes.steps_per_chunk
             row = _row(per_seed, chunk, step)
