@@ -107,6 +107,25 @@ class MatrixGame(Env):
 
 
 # ---- exact value of two memory-1 policies -------------------------------------------------
+def _memory1_chain(p1, p2):
+    """The first round's joint distribution p0 and the transition matrix, both over
+    (CC, CD, DC, DD) from player 1's view."""
+    q2 = p2[_SWAP_VIEW]  # player 2's probabilities indexed by player 1's view
+    p0 = jnp.stack(
+        [p1[0] * q2[0], p1[0] * (1 - q2[0]), (1 - p1[0]) * q2[0], (1 - p1[0]) * (1 - q2[0])]
+    )
+    a, b = p1[1:], q2[1:]
+    transition = jnp.stack([a * b, a * (1 - b), (1 - a) * b, (1 - a) * (1 - b)], axis=1)
+    return p0, transition
+
+
+def memory1_visits(p1: jax.Array, p2: jax.Array, gamma) -> jax.Array:
+    """Discounted visitation of the joint outcomes (CC, CD, DC, DD), summing to 1:
+    (1 - gamma) p0^T (I - gamma P)^-1."""
+    p0, transition = _memory1_chain(p1, p2)
+    return (1 - gamma) * jnp.linalg.solve(jnp.eye(4) - gamma * transition.T, p0)
+
+
 def memory1_values(p1: jax.Array, p2: jax.Array, payoff: jax.Array, gamma) -> jax.Array:
     """Average discounted reward per step, (1 - gamma) V_i, of each player.
 
@@ -114,15 +133,7 @@ def memory1_values(p1: jax.Array, p2: jax.Array, payoff: jax.Array, gamma) -> ja
     seen from that player's own side. V_i = p0^T (I - gamma P)^-1 r_i, with p0 the joint
     distribution of the first round and P the transition matrix between joint outcomes.
     """
-    q2 = p2[_SWAP_VIEW]  # player 2's probabilities indexed by player 1's view
-    p0 = jnp.stack(
-        [p1[0] * q2[0], p1[0] * (1 - q2[0]), (1 - p1[0]) * q2[0], (1 - p1[0]) * (1 - q2[0])]
-    )
-    a, b = p1[1:], q2[1:]
-    transition = jnp.stack([a * b, a * (1 - b), (1 - a) * b, (1 - a) * (1 - b)], axis=1)
-    rewards = payoff.reshape(4, 2)  # rows CC, CD, DC, DD; columns players
-    visits = jnp.linalg.solve(jnp.eye(4) - gamma * transition.T, p0)
-    return (1 - gamma) * visits @ rewards
+    return memory1_visits(p1, p2, gamma) @ payoff.reshape(4, 2)  # rows CC, CD, DC, DD
 
 
 def exact_values(theta1: jax.Array, theta2: jax.Array, payoff: jax.Array, gamma) -> jax.Array:
