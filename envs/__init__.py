@@ -1,3 +1,9 @@
 """Built-in environments; importing this package registers them with `marl.make`."""
 
-from marl.envs import coin_game, matrix, spatial_pd, spgg  # noqa: F401
+from marl.envs import (  # noqa: F401
+    coin_game,  # noqa: F401
+    matrix,
+    spatial_pd,
+    spgg,
+)
+from marl.envs.gridworld import harvest  # noqa: F401

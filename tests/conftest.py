@@ -18,6 +18,7 @@ SMALL = {
     "spatial_pd": {"size": 5, "episode_length": 3},
     "spgg": {},
     "coin_game": {"episode_length": 3},
+    "harvest": {"episode_length": 3},
 }
 MATRIX_SHORT = {"horizon": 3}
 

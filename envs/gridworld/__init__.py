@@ -1,0 +1,5 @@
+"""Spatial gridworld games on one shared engine (ENVS.md sections 4-8).
+
+`engine` holds the rules every game shares (movement, beams, timeouts, observations,
+rendering); `maps` reads the level maps shipped in `maps/`; each game is one module.
+"""
