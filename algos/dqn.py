@@ -31,8 +31,8 @@ from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import Head, NetworkConfig
 from marl.replay import Ring, ring_add, ring_init, ring_sample_slots
 from marl.returns import n_step_return
-from marl.scripted import override_scripted, scripted_slots
-from marl.sharing import apply_per_agent, bank_assignment, bank_members, parse_sharing
+from marl.scripted import override_scripted
+from marl.sharing import agent_banks, apply_per_agent, bank_members, parse_sharing
 
 
 @dataclass(frozen=True)
@@ -139,9 +139,9 @@ class DQN:
         self.env = env
         self.env_params = env_params
         self.num_agents = env.num_agents
-        self.bank_of = bank_assignment(config.sharing, self.num_agents)
-        self.num_banks = int(self.bank_of.max()) + 1
-        self.scripted, self.learner = scripted_slots(scripted, env)
+        self.bank_of, self.num_banks, self.scripted, self.learner = agent_banks(
+            config.sharing, env, scripted
+        )
         self.members, self.member_counts = bank_members(self.bank_of, self.learner)
         self.obs_shape = tuple(env.observation_space(env_params).shape)
         if config.network.torso == "cnn" and len(self.obs_shape) != 3:

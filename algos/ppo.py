@@ -35,8 +35,8 @@ from marl.losses import approx_kl, clipped_policy_loss, clipped_value_loss
 from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import NetworkConfig, initial_hidden, make_heads
 from marl.returns import gae
-from marl.scripted import override_scripted, scripted_slots
-from marl.sharing import apply_per_agent, bank_assignment, parse_sharing
+from marl.scripted import override_scripted
+from marl.sharing import agent_banks, apply_per_agent, parse_sharing
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,9 @@ class PPO:
         self.env = env
         self.env_params = env_params
         self.num_agents = env.num_agents
-        self.bank_of = bank_assignment(config.sharing, self.num_agents)
-        self.num_banks = int(self.bank_of.max()) + 1
-        self.scripted, learner = scripted_slots(scripted, env)
+        self.bank_of, self.num_banks, self.scripted, learner = agent_banks(
+            config.sharing, env, scripted
+        )
         self.learner = learner
         # Loss weight of each agent: 1 / (learning agents in its bank), so each bank's loss
         # is the mean over its own agents and banks do not scale one another's gradients.

@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from marl.config import fail
+from marl.scripted import scripted_slots
 
 
 def parse_sharing(sharing: str, path: str = "algo") -> tuple[str, int]:
@@ -56,3 +57,11 @@ def apply_per_agent(apply_fn, params, bank_of: np.ndarray, *inputs):
         return apply_fn(jax.tree.map(lambda p: p[0], params), *inputs)
     per_agent = jax.tree.map(lambda p: p[bank_of], params)
     return jax.vmap(apply_fn)(per_agent, *inputs)
+
+
+def agent_banks(sharing: str, env, scripted: dict | None):
+    """Everything an algorithm needs to know about who learns with which parameters:
+    (bank_of int32[A], number of banks, scripted policies by slot, learner mask bool[A])."""
+    bank_of = bank_assignment(sharing, env.num_agents)
+    policies, learner = scripted_slots(scripted, env)
+    return bank_of, int(bank_of.max()) + 1, policies, learner
