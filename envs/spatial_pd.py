@@ -65,9 +65,9 @@ class SpatialPD(Env):
         previous = jax.random.bernoulli(key, 0.5, (self.size, self.size)).astype(jnp.int32)
         return SpatialPDState(previous=previous, t=jnp.asarray(0, jnp.int32))
 
-    def _neighbours(self, grid: jax.Array) -> jax.Array:
-        """[4, L, L]: at each site, the value of its N, E, S, W neighbour (torus)."""
-        return jnp.stack([jnp.roll(grid, shift, axis=(0, 1)) for shift in _NEIGHBOURS])
+    def _neighbours(self, grid: jax.Array, axis: int = 0) -> jax.Array:
+        """At each site, the value of its N, E, S, W neighbour (torus), stacked on `axis`."""
+        return jnp.stack([jnp.roll(grid, shift, axis=(0, 1)) for shift in _NEIGHBOURS], axis)
 
     def transition(self, key, state, actions, params):
         grid = actions.reshape(self.size, self.size)
@@ -88,8 +88,9 @@ class SpatialPD(Env):
         return SpatialPDState(previous=grid.astype(jnp.int32), t=t), reward, truncated, info
 
     def observe(self, state, params) -> jax.Array:
-        grids = [jnp.roll(state.previous, shift, axis=(0, 1)) for shift in _NEIGHBOURS]
-        bits = jnp.stack([*grids, state.previous], axis=-1)  # [L, L, 5]
+        # Agents on the last axis, so the flat [L * L, 5] layout needs no transpose.
+        neighbours = self._neighbours(state.previous, axis=-1)
+        bits = jnp.concatenate([neighbours, state.previous[..., None]], axis=-1)  # [L, L, 5]
         return bits.reshape(-1, 5).astype(jnp.float32)
 
     def observation_space(self, params=None) -> Box:

@@ -12,7 +12,6 @@ progress bar and saves a checkpoint, so a killed run loses at most the chunk in 
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -332,16 +331,10 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
         "final": rows[-1] if rows else {},
         "plots": [p.name for p in plots],
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_safe))
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     if interrupted:
         raise KeyboardInterrupt
     return run_dir
-
-
-def _json_safe(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return str(value)
 
 
 def _hydra_main(cfg) -> None:
