@@ -29,6 +29,7 @@ from flax import struct
 from marl.config import build, fail
 from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import Head, NetworkConfig
+from marl.policy import Policy, stateless
 from marl.replay import Ring, ring_add, ring_init, ring_sample_slots
 from marl.returns import n_step_return
 from marl.scripted import override_scripted
@@ -327,8 +328,8 @@ class DQN:
         metrics["q_mean"] = q.mean()
         return state, metrics
 
-    def policy(self, state: DQNState, greedy: bool = True):
-        """act(key, obs [A, ...]) -> actions [A]: greedy, or with the current exploration."""
+    def policy(self, state: DQNState, greedy: bool = True) -> Policy:
+        """Greedy in the learned Q-values (or with the current exploration), for one env."""
 
         def act(key, obs):
             q = self._q_agents(state.params, obs[:, None])[:, 0]
@@ -340,7 +341,7 @@ class DQN:
                 )
             return override_scripted(self.scripted, key, obs[:, None], actions[:, None])[:, 0]
 
-        return act
+        return stateless(act)
 
 
 def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> DQN:

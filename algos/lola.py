@@ -24,6 +24,7 @@ from flax import struct
 
 from marl.config import build, fail
 from marl.envs.matrix import MatrixGame, exact_values, memory1_visits
+from marl.policy import Policy, stateless
 
 STATES = ("start", "CC", "CD", "DC", "DD")
 LEARNERS = ("naive", "lola")
@@ -116,14 +117,14 @@ class LOLA:
                 out[f"agent{agent}/p_cooperate_{name}"] = probs[:, agent, s].mean()
         return out
 
-    def policy(self, state: LOLAState):
-        """act(key, obs [2, 5]) -> actions [2], for run 0 (memory-1 one-hot observations)."""
+    def policy(self, state: LOLAState, run: int = 0) -> Policy:
+        """Run `run`'s memory-1 policies (one-hot observations over start, CC, CD, DC, DD)."""
 
         def act(key, obs):
-            p_cooperate = (obs * jax.nn.sigmoid(state.theta[0])).sum(-1)
+            p_cooperate = (obs * jax.nn.sigmoid(state.theta[run])).sum(-1)
             return (jax.random.uniform(key, (2,)) >= p_cooperate).astype(jnp.int32)
 
-        return act
+        return stateless(act)
 
 
 def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> LOLA:

@@ -34,6 +34,7 @@ from marl.config import build, fail
 from marl.losses import approx_kl, clipped_policy_loss, clipped_value_loss
 from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import NetworkConfig, initial_hidden, make_heads
+from marl.policy import Policy
 from marl.returns import gae
 from marl.scripted import override_scripted
 from marl.sharing import agent_banks, apply_per_agent, parse_sharing
@@ -418,14 +419,30 @@ class PPO:
         metrics["reward_mean"] = rollout.rewards.mean()
         return state, metrics
 
-    def policy(self, state: PPOState):
-        """act(key, obs [A, ...], hidden, reset) -> (actions [A], hidden), greedy=False."""
+    def policy(self, state: PPOState) -> Policy:
+        """Samples from the trained actors for one env; the GRU state (if any) is the carry."""
+        num_agents, network = self.num_agents, self.config.network
+
+        def init():
+            hidden = initial_hidden(network, (num_agents, 1))
+            return {"actor": hidden, "critic": hidden}
 
         def act(key, obs, hidden, done):
+            done = jnp.asarray(done, bool)
             hidden, actions, *_ = self._act(state.params, hidden, obs[None], done[None], key)
             return actions[:, 0], hidden
 
-        return act
+        return Policy(init=init, act=act)
+
+
+def whiten(advantages, learner):
+    """(A - mean) / std of agent-major [T, A, B] advantages, the statistics taken over the
+    learning agents' samples only (scripted slots would skew them)."""
+    learner = jnp.asarray(learner)[None, :, None]
+    count = jnp.maximum(learner.sum() * advantages.shape[0] * advantages.shape[2], 1)
+    mean = jnp.sum(advantages * learner) / count
+    var = jnp.sum(((advantages - mean) ** 2) * learner) / count
+    return (advantages - mean) / (jnp.sqrt(var) + 1e-8)
 
 
 def _take_flat(x, index):

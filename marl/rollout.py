@@ -29,3 +29,23 @@ def random_rollout(env, params, key: jax.Array, num_steps: int):
         return (obs, state), (obs, reward, done, info)
 
     return jax.lax.scan(one_step, (obs, state), jax.random.split(key_steps, num_steps))
+
+
+def policy_rollout(env, params, policy, key: jax.Array, num_steps: int, keep_states: bool = False):
+    """Reset, then `num_steps` auto-resetting steps with `policy` (a marl.policy.Policy)
+    acting for every agent, in one `lax.scan`. Returns per-step (reward [T, A], done [T]),
+    plus the states [T, ...] after each step when `keep_states` (for rendering)."""
+    key_reset, key_steps = jax.random.split(key)
+    obs, state = env.reset(key_reset, params)
+
+    def one_step(carry, step_key):
+        obs, state, memory, first = carry
+        key_act, key_env = jax.random.split(step_key)
+        actions, memory = policy.act(key_act, obs, memory, first)
+        obs, state, reward, done, _ = env.step(key_env, state, actions, params)
+        out = (reward, done, state) if keep_states else (reward, done)
+        return (obs, state, memory, done), out
+
+    start = (obs, state, policy.init(), jnp.asarray(True))
+    _, out = jax.lax.scan(one_step, start, jax.random.split(key_steps, num_steps))
+    return out

@@ -3,7 +3,9 @@
 A scripted policy maps (key, one agent's observation) to an action. `random` works in
 every environment. The others read the memory-1 observation of the matrix games (one-hot
 over start, CC, CD, DC, DD, own action first); always_cooperate and always_defect also
-fit the spatial prisoner's dilemma, whose actions are 0 = C and 1 = D too.
+fit the spatial prisoner's dilemma, whose actions are 0 = C and 1 = D too. In the Coin Game
+always_cooperate walks to its own coins only and always_defect to the nearest coin of
+either colour (the bots of the opponent-shaping papers).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marl.config import fail
+from marl.envs.coin_game import CoinGame, nearest_coin_policy, own_coin_policy
 from marl.envs.matrix import MatrixGame
 from marl.envs.spatial_pd import SpatialPD
 
@@ -41,8 +44,8 @@ def _random(num_actions: int):
 
 # name -> environment types it understands (None: every environment)
 _SUPPORTED = {
-    "always_cooperate": (MatrixGame, SpatialPD),
-    "always_defect": (MatrixGame, SpatialPD),
+    "always_cooperate": (MatrixGame, SpatialPD, CoinGame),
+    "always_defect": (MatrixGame, SpatialPD, CoinGame),
     "tit_for_tat": (MatrixGame,),
     "random": None,
 }
@@ -50,6 +53,12 @@ _SUPPORTED = {
 
 def names() -> list[str]:
     return sorted(_SUPPORTED)
+
+
+def names_for(env) -> list[str]:
+    """The scripted policies that make sense in `env`."""
+    base = getattr(env, "unwrapped", env)
+    return [n for n in names() if _SUPPORTED[n] is None or isinstance(base, _SUPPORTED[n])]
 
 
 def scripted_policy(name: str, env) -> Callable:
@@ -63,6 +72,9 @@ def scripted_policy(name: str, env) -> Callable:
         raise ValueError(f"scripted policy {name!r} needs one of: {allowed}; got {env.name}")
     if name == "random":
         return _random(env.action_space(env.default_params).n)
+    if isinstance(base, CoinGame):
+        rule = own_coin_policy if name == "always_cooperate" else nearest_coin_policy
+        return lambda key, obs: rule(obs)
     return {
         "always_cooperate": always_cooperate,
         "always_defect": always_defect,

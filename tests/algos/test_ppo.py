@@ -70,10 +70,11 @@ def test_a_bank_is_trained_only_by_its_own_agents():
 def test_scripted_slot_plays_its_rule():
     trainer = trainer_for("ipd", scripted={1: "always_defect"})
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    act = trainer.policy(state)
+    policy = trainer.policy(state)
     obs = jnp.zeros((2, 5)).at[:, 0].set(1.0)
-    hidden = jax.tree.map(lambda h: h[:, :1], state.hidden)
-    actions = [act(jax.random.PRNGKey(i), obs, hidden, jnp.asarray(True))[0] for i in range(20)]
+    hidden = policy.init()
+    act = jax.jit(policy.act)
+    actions = [act(jax.random.PRNGKey(i), obs, hidden, True)[0] for i in range(20)]
     assert all(int(a[1]) == 1 for a in actions)
     assert {int(a[0]) for a in actions} == {0, 1}  # the learner still samples
 
