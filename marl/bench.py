@@ -16,14 +16,26 @@ passed to `marl.train.setup`; the timed program is marl-train's chunk, `jit(scan
 updates of vmap over seeds of trainer.update)`. env-steps/s = K * N * T * seeds / run time,
 where T is algo.num_steps.
 
-In both, compile time (trace + lower + compile) and run time (median of several calls after
-a warm-up) are measured separately, by `time_compiled`, the timing helper they share.
+`bench_peers` (`marl-bench --peers`): our `coin_game` side by side with JaxMARL's
+`coin_game` (the optional `bench` extra), timed in the same run with the same program shape
+as `bench_env`: for each N, both are compiled and then their timed calls take turns (so
+load from other processes weighs on both alike), random actions drawn per env inside the
+scan, auto-reset included (JaxMARL's `step` auto-resets). JaxMARL's game is set up to match
+ours: the 3 x 3 grid (its only size), [3, 3, 4] observations (`cnn=True`), episodes of our
+`episode_length` steps (`num_inner_steps`, with one outer episode). Its rules differ in
+details (a red and a blue coin on the board at once; 5 actions, ours 4), not in cost class.
+
+In all of them, compile time (trace + lower + compile) and run time (median of several
+calls after a warm-up) are measured separately, by `time_compiled`, the timing helper they
+share (`time_interleaved` for the peers: the same, for several programs taking turns).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import json
 import os
 import platform
@@ -106,6 +118,30 @@ def time_compiled(fn: Callable, *args, repeats: int = 5, warmup: int = 1) -> tup
     return compile_s, statistics.median(times)
 
 
+def time_interleaved(
+    programs: Sequence[tuple[Callable, tuple]], repeats: int = 5, warmup: int = 1
+) -> list[tuple[float, float]]:
+    """`time_compiled` for several (fn, args) at once, their timed calls taking turns, so
+    that a change in the machine's load weighs on all of them alike (for ratios)."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    compiled, compile_s = [], []
+    for fn, args in programs:
+        start = time.perf_counter()
+        compiled.append(jax.jit(fn).lower(*args).compile())
+        compile_s.append(time.perf_counter() - start)
+    for _ in range(warmup):
+        for program, (_, args) in zip(compiled, programs, strict=True):
+            jax.block_until_ready(program(*args))
+    times = [[] for _ in programs]
+    for _ in range(repeats):
+        for program, (_, args), samples in zip(compiled, programs, times, strict=True):
+            start = time.perf_counter()
+            jax.block_until_ready(program(*args))
+            samples.append(time.perf_counter() - start)
+    return [(c, statistics.median(t)) for c, t in zip(compile_s, times, strict=True)]
+
+
 # ---- benchmark kind: environment steps --------------------------------------------------------
 def random_rollout_fn(env, num_envs: int, num_steps: int) -> Callable:
     """`run(key, obs, state, params)`: T auto-resetting steps of N envs, random actions.
@@ -163,6 +199,119 @@ def bench_env(name: str, num_envs: Sequence[int], sizes: Sizes, *, steps=None, s
         )
         del obs, state
     return rows
+
+
+# ---- benchmark kind: our coin_game against JaxMARL's ------------------------------------------
+PEER_ENV = "coin_game"
+PEER_NAME = "jaxmarl coin_game"
+PEERS_INSTALL = "pip install 'marl[bench]' (the `bench` extra; or: pip install jaxmarl)"
+
+
+class PeersUnavailable(RuntimeError):
+    """JaxMARL, the peer of `--peers`, is not installed."""
+
+
+def import_jaxmarl():
+    """The `jaxmarl` package, imported quietly (it prints on import), or PeersUnavailable."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import jaxmarl
+    except ImportError as err:
+        raise PeersUnavailable(
+            f"--peers compares against JaxMARL, which is not installed ({err}); "
+            f"install it with {PEERS_INSTALL}"
+        ) from None
+    return jaxmarl
+
+
+def jaxmarl_coin_game(episode_length: int):
+    """JaxMARL's coin_game set up like ours: one episode of `episode_length` steps, [3, 3, 4]
+    observations."""
+    jaxmarl = import_jaxmarl()
+    return jaxmarl.make("coin_game", num_inner_steps=episode_length, num_outer_steps=1, cnn=True)
+
+
+def jaxmarl_rollout_fn(env, num_envs: int, num_steps: int) -> Callable:
+    """`run(key, obs, state)`: as `random_rollout_fn`, for a JaxMARL env (dicts by agent)."""
+    agents = list(env.agents)
+    num_actions = env.action_space(agents[0]).n
+    step = jax.vmap(env.step)
+
+    def draw(key):  # one uniformly random action per agent, as `random_actions`
+        return jax.random.randint(key, (len(agents),), 0, num_actions, dtype=jnp.int32)
+
+    def run(key, obs, state):
+        def one_step(carry, step_key):
+            obs, state, reward_sum, done_count = carry
+            key_act, key_env = jax.random.split(step_key)
+            acts = jax.vmap(draw)(jax.random.split(key_act, num_envs))
+            actions = {agent: acts[:, i] for i, agent in enumerate(agents)}
+            obs, state, reward, done, _ = step(jax.random.split(key_env, num_envs), state, actions)
+            reward_sum = reward_sum + sum(reward[agent].sum() for agent in agents)
+            carry = (obs, state, reward_sum, done_count + done["__all__"].sum())
+            return carry, None
+
+        zero = (jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
+        carry, _ = jax.lax.scan(one_step, (obs, state, *zero), jax.random.split(key, num_steps))
+        return carry
+
+    return run
+
+
+def bench_peers(num_envs: Sequence[int], sizes: Sizes, *, steps=None, seed=0):
+    """Rows for ours and JaxMARL's coin_game at each N (same T, same keys), and one
+    comparison per N: ours / theirs in env-steps/s."""
+    env, params = marl.make(PEER_ENV)
+    peer = jaxmarl_coin_game(int(params.episode_length))
+    reset = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))
+    peer_reset = jax.jit(jax.vmap(peer.reset))
+    rows, ratios = [], []
+    for n in num_envs:
+        t = steps if steps is not None else steps_per_call(n, env.num_agents, sizes)
+        key_reset, key_run = jax.random.split(jax.random.key(seed))
+        reset_keys = jax.random.split(key_reset, n)
+        programs = (
+            (random_rollout_fn(env, n, t), (key_run, *reset(reset_keys, params), params)),
+            (jaxmarl_rollout_fn(peer, n, t), (key_run, *peer_reset(reset_keys))),
+        )
+        timings = time_interleaved(programs, repeats=sizes.repeats, warmup=sizes.warmup)
+        pair = []
+        for (name, impl), (compile_s, run_s) in zip(
+            ((PEER_ENV, "marl"), (PEER_NAME, "jaxmarl")), timings, strict=True
+        ):
+            row = {
+                "kind": "peers",
+                "env": name,
+                "impl": impl,
+                "num_agents": env.num_agents,
+                "num_envs": n,
+                "num_steps": t,
+                "compile_s": compile_s,
+                "call_s": run_s,
+                "env_steps_per_s": n * t / run_s,
+                "agent_steps_per_s": n * t * env.num_agents / run_s,
+                "repeats": sizes.repeats,
+            }
+            rows.append(row)
+            pair.append(row)
+        ours, theirs = pair
+        ratios.append(
+            {
+                "num_envs": n,
+                "speedup": ours["env_steps_per_s"] / theirs["env_steps_per_s"],
+                "compile_ratio": ours["compile_s"] / theirs["compile_s"],
+            }
+        )
+    return rows, ratios
+
+
+def best_rate_ratio(rows: Sequence[dict]) -> float:
+    """Ours / JaxMARL's best env-steps/s over N (the issue's "best N" comparison)."""
+    best = {
+        impl: max(r["env_steps_per_s"] for r in rows if r["impl"] == impl)
+        for impl in ("marl", "jaxmarl")
+    }
+    return best["marl"] / best["jaxmarl"]
 
 
 # ---- benchmark kind: PPO training ------------------------------------------------------------
@@ -343,6 +492,15 @@ def machine_info() -> dict:
     }
 
 
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 # ---- command line ---------------------------------------------------------------------------
 def _int_list(text: str) -> list[int]:
     try:
@@ -368,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="marl-bench",
         description="Compile time and steady-state env-steps/s of jit(scan(vmap(env.step))) "
         "with random actions, for every registered environment; with --train, of PPO "
-        "training (rollout + GAE + minibatch updates) built from the marl-train configs.",
+        "training (rollout + GAE + minibatch updates) built from the marl-train configs; "
+        "with --peers, of coin_game next to JaxMARL's coin_game.",
     )
     parser.add_argument(
         "--train",
@@ -377,6 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"env: {TRAIN_NUM_ENVS['few']}, or {TRAIN_NUM_ENVS['many']} for envs with "
         f">= {MANY_AGENTS} agents; --quick {TRAIN_QUICK_NUM_ENVS['few']} / "
         f"{TRAIN_QUICK_NUM_ENVS['many']})",
+    )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help=f"compare {PEER_ENV} with JaxMARL's {PEER_ENV} in the same run (same N and T, "
+        f"random actions, auto-reset); needs {PEERS_INSTALL}",
     )
     parser.add_argument(
         "--envs",
@@ -439,13 +604,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--steps sets the env benchmark's scan length; with --train use --updates")
     if args.updates is not None and not args.train:
         parser.error("--updates applies to --train only")
+    if args.peers and (args.train or args.envs):
+        parser.error(f"--peers compares {PEER_ENV} only; it takes no --train or --envs")
+    if args.peers:
+        try:
+            import_jaxmarl()  # before anything compiles
+        except PeersUnavailable as err:
+            parser.error(str(err))
     if args.train:
         sizes = TRAIN_QUICK if args.quick else TRAIN_FULL
     else:
         sizes = QUICK if args.quick else FULL
     if args.repeats is not None:
         sizes = dataclasses.replace(sizes, repeats=args.repeats)
-    names = _env_names(args, parser)
+    names = [PEER_ENV] if args.peers else _env_names(args, parser)
 
     info = machine_info()
     print(
@@ -454,8 +626,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     start = time.perf_counter()
-    rows, train_rows = [], []
-    if args.train:
+    rows, train_rows, peer_rows, peer_ratios = [], [], [], []
+    if args.peers:
+        num_envs = args.num_envs or list(QUICK_NUM_ENVS if args.quick else FULL_NUM_ENVS)
+        print(f"{PEER_ENV}: marl vs JaxMARL, random actions, auto-reset included", flush=True)
+        print(table_header(), flush=True)
+        for n in num_envs:  # one N at a time, so that rows show as they are measured
+            n_rows, n_ratios = bench_peers([n], sizes, steps=args.steps, seed=args.seed)
+            peer_rows += n_rows
+            peer_ratios += n_ratios
+            for row in n_rows:
+                print(table_row(row), flush=True)
+        for ratio in peer_ratios:
+            print(
+                f"N={ratio['num_envs']}: ours / JaxMARL env-steps/s {ratio['speedup']:.2f}x, "
+                f"compile time {ratio['compile_ratio']:.2f}x",
+                flush=True,
+            )
+        print(f"best N each: ours / JaxMARL {best_rate_ratio(peer_rows):.2f}x", flush=True)
+    elif args.train:
         print("PPO training (rollout + GAE + minibatch updates), 1 seed", flush=True)
         print(table_header(TRAIN_COLUMNS), flush=True)
         for name in names:
@@ -491,6 +680,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rows": rows,  # env benchmark rows (kind "env"); empty with --train
             "train": train_rows,  # training benchmark rows (kind "train"); empty without
         }
+        if args.peers:  # rows of kind "peers" (impl "marl" or "jaxmarl") and their ratios
+            result["peers"] = {
+                "rows": peer_rows,
+                "ratios": peer_ratios,
+                "best_n_speedup": best_rate_ratio(peer_rows),
+                "jaxmarl": _version("jaxmarl"),
+            }
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
             f.write("\n")

@@ -2,6 +2,7 @@
 
 import json
 import math
+import sys
 
 import jax.numpy as jnp
 import pytest
@@ -106,3 +107,15 @@ def test_steps_per_call_keeps_agent_steps_fixed_within_bounds():
 def test_time_compiled_returns_compile_and_call_seconds():
     compile_s, call_s = bench.time_compiled(lambda x: x * 2, jnp.ones(3), repeats=2)
     assert compile_s > 0 and call_s > 0
+
+
+def test_peers_without_jaxmarl_exits_naming_the_bench_extra(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "jaxmarl", None)  # `import jaxmarl` fails
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--peers", "--quick"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "JaxMARL" in err and "marl[bench]" in err
+    with pytest.raises(SystemExit):  # and it compares coin_game only
+        bench.main(["--peers", "--envs", "ipd"])
+    assert "--peers compares coin_game only" in capsys.readouterr().err
