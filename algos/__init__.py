@@ -10,7 +10,12 @@ from __future__ import annotations
 import importlib
 
 # algorithm name -> module with make(config, env, env_params, scripted, total_steps)
-ALGORITHMS = {"ppo": "marl.algos.ppo", "dqn": "marl.algos.dqn", "lola": "marl.algos.lola"}
+ALGORITHMS = {
+    "ppo": "marl.algos.ppo",
+    "dqn": "marl.algos.dqn",
+    "lola": "marl.algos.lola",
+    "lola_dice": "marl.algos.lola_dice",
+}
 
 
 def list_algos() -> list[str]:
