@@ -207,7 +207,8 @@ class CoinGame(Env):
         per agent per step."""
         own = totals["own_coin"].sum(-1)
         taken = own + totals["other_coin"].sum(-1)
-        proportion = jnp.where(taken > 0, own / jnp.maximum(taken, 1), 0.5)
+        # Totals may be per-step means (fractions), so guard the division without clipping.
+        proportion = jnp.where(taken > 0, own / jnp.where(taken > 0, taken, 1.0), 0.5)
         per_agent = taken / totals["own_coin"].shape[-1]
         return {"own_coin_proportion": proportion, "coins_per_step": per_agent / length}
 

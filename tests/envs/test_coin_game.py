@@ -456,3 +456,11 @@ def test_scripted_policies_act_the_same_on_egocentric_observations(policy):
     egocentric = _scripted_play(policy, egocentric=True)
     for a, b in zip(absolute, egocentric, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_own_coin_proportion_from_per_step_rates():
+    """step_rates feeds per-step means (fractions) to episode_metrics; the proportion must
+    not treat them as counts below one."""
+    env, _ = marl.make("coin_game")
+    rates = {"own_coin": jnp.array([0.03, 0.03]), "other_coin": jnp.array([0.01, 0.01])}
+    np.testing.assert_allclose(env.episode_metrics(rates, 1.0)["own_coin_proportion"], 0.75)
