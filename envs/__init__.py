@@ -6,4 +6,4 @@ from marl.envs import (  # noqa: F401
     spatial_pd,
     spgg,
 )
-from marl.envs.gridworld import harvest  # noqa: F401
+from marl.envs.gridworld import gathering, harvest  # noqa: F401

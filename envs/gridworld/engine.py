@@ -84,7 +84,7 @@ AGENT_COLORS = np.array(
         (45, 110, 220),
         (125, 50, 200),
         (205, 5, 165),
-        (245, 65, 65),
+        (60, 60, 60),  # not red: apples are red
         (245, 130, 0),
         (195, 180, 0),
         (125, 185, 65),
@@ -590,8 +590,8 @@ class GridEngine:
         scale: int = 8,
     ) -> jax.Array:
         """uint8[H*scale, W*scale, 3]: the map (`cell_rgb` uint8[H, W, 3]), beams tinted
-        yellow (`beam_cells` bool[H*W]), agents as coloured squares with a dark stripe on
-        the side they face."""
+        yellow (`beam_cells` bool[H*W]), agents as coloured squares with a light stripe on
+        the side they face (light, so it shows on dark floors too)."""
         h, w, n = self.height, self.width, self.num_agents
         rgb = jnp.asarray(cell_rgb, jnp.uint8)
         if beam_cells is not None:
@@ -628,8 +628,8 @@ class GridEngine:
         )
         nose_px = jnp.take_along_axis(nose, facing_px[None], axis=0)[0]
         agent_rgb = colors[jnp.maximum(who_px - 1, 0)]
-        dark = (agent_rgb // 3).astype(jnp.uint8)
-        drawn = jnp.where((body & nose_px)[..., None], dark, agent_rgb)
+        light = ((agent_rgb.astype(jnp.uint16) + 2 * 255) // 3).astype(jnp.uint8)
+        drawn = jnp.where((body & nose_px)[..., None], light, agent_rgb)
         return jnp.where(((who_px > 0) & body)[..., None], drawn, image)
 
 
