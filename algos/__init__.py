@@ -15,6 +15,8 @@ ALGORITHMS = {
     "dqn": "marl.algos.dqn",
     "lola": "marl.algos.lola",
     "lola_dice": "marl.algos.lola_dice",
+    "aa": "marl.algos.advantage_alignment",
+    "paa": "marl.algos.advantage_alignment",
 }
 
 

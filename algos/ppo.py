@@ -16,6 +16,8 @@ then `update_epochs` passes of minibatched clipped-PPO gradient steps.
 - Time limits: with `bootstrap_truncated`, the env reports the final observation and
   truncated steps add gamma * V(final observation) to their reward; otherwise the time
   limit is treated as terminal (the default: it saves a second observation per step).
+- Subclasses change the estimator through four hooks, `advantages`,
+  `minibatch_advantages`, `policy_loss` and `value_loss` (Advantage Alignment does).
 """
 
 from __future__ import annotations
@@ -320,6 +322,25 @@ class PPO:
         state = state.replace(env_state=env_state, obs=obs, done=done, hidden=hidden, key=key)
         return state, rollout, info, last_value, hidden0
 
+    # ---- the estimator's steps (subclasses such as Advantage Alignment override these) --
+    def advantages(self, rollout: Rollout, last_value):
+        """(advantages, value targets), both [T, A, E], for the whole rollout: GAE."""
+        c = self.config
+        dones = rollout.dones[:, None, :]
+        return gae(rollout.rewards, rollout.values, dones, last_value, c.gamma, c.gae_lambda)
+
+    def minibatch_advantages(self, advantages):
+        """The advantages a minibatch's loss uses: whitened over its learning agents."""
+        return whiten(advantages, self.learner)
+
+    def policy_loss(self, log_p, old_log_p, advantages):
+        """Per-sample policy loss: PPO's clipped surrogate."""
+        return clipped_policy_loss(log_p, old_log_p, advantages, self.config.clip_eps)
+
+    def value_loss(self, values, old_values, targets):
+        """Per-sample value loss: PPO's clipped regression."""
+        return clipped_value_loss(values, old_values, targets, self.config.clip_eps)
+
     def _loss(self, params, batch, hidden0):
         c = self.config
         rollout, advantages, targets = batch
@@ -350,14 +371,9 @@ class PPO:
         weight = jnp.asarray(self.agent_weight, jnp.float32)[None, :, None]
         samples = rollout.actions.shape[0] * rollout.actions.shape[2]
         mean = lambda x: (x * weight).sum() / samples  # sum over banks of each bank's mean
-        learner = jnp.asarray(self.learner)[None, :, None]
-        adv_mean = jnp.sum(advantages * learner) / jnp.maximum(learner.sum() * samples, 1)
-        adv_var = jnp.sum(((advantages - adv_mean) ** 2) * learner) / jnp.maximum(
-            learner.sum() * samples, 1
-        )
-        adv = (advantages - adv_mean) / (jnp.sqrt(adv_var) + 1e-8)
-        policy_loss = mean(clipped_policy_loss(log_p, rollout.log_probs, adv, c.clip_eps))
-        value_loss = mean(clipped_value_loss(values, rollout.values, targets, c.clip_eps))
+        adv = self.minibatch_advantages(advantages)
+        policy_loss = mean(self.policy_loss(log_p, rollout.log_probs, adv))
+        value_loss = mean(self.value_loss(values, rollout.values, targets))
         entropy = mean(dist.entropy())
         total = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
         stats = {
@@ -371,14 +387,7 @@ class PPO:
     def update(self, state: PPOState):
         c = self.config
         state, rollout, info, last_value, hidden0 = self._rollout(state)
-        advantages, targets = gae(
-            rollout.rewards,
-            rollout.values,
-            rollout.dones[:, None, :],
-            last_value,
-            c.gamma,
-            c.gae_lambda,
-        )
+        advantages, targets = self.advantages(rollout, last_value)
         grad_fn = jax.grad(self._loss, has_aux=True)
 
         def minibatch_step(carry, index):

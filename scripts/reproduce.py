@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from aa_reproductions import aa_harvest, aa_ipd  # noqa: E402 (scripts/ is on sys.path)
 from hydra import compose, initialize_config_module  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
@@ -108,6 +109,7 @@ def lola_ipd(out: Path, quick: bool) -> dict:
 
 
 REPRODUCTIONS = {"lola_ipd": lola_ipd}
+REPRODUCTIONS.update(aa_ipd=aa_ipd, aa_harvest=aa_harvest)
 
 
 def main(argv: list[str] | None = None) -> int:
