@@ -6,6 +6,9 @@
 - `aa_harvest`: PAA versus PPO on Commons Harvest (Melting Pot preset, 7 agents, CNN):
   collective return, sustainability and apples left over training. The default is sized
   for a GPU; `--quick` runs a short-episode version in a few minutes on a CPU.
+- `aa_coin_game`: PAA versus PPO in self-play on the 3x3 Coin Game (50-step episodes),
+  several seeds vmapped; each run then evaluated (marl.evaluate) against the scripted
+  always-defect and always-cooperate bots and in cross-play between its own seeds.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from hydra import compose, initialize_config_module  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from marl.algos.lola import STATES  # noqa: E402
+from marl.evaluate import evaluate  # noqa: E402
 from marl.policy import load_run  # noqa: E402
 from marl.train import train  # noqa: E402
 
@@ -210,5 +214,85 @@ def aa_harvest(out: Path, quick: bool) -> dict:
     fig.suptitle("Commons Harvest (Melting Pot preset, 7 agents): PAA vs PPO")
     fig.tight_layout()
     fig.savefig(out / "harvest_over_training.png", dpi=120)
+    plt.close(fig)
+    return results
+
+
+# The issue's targets for PAA on the Coin Game (rewards per step of the game's own rewards).
+COIN_TARGETS = {
+    "paa_self_play": 0.2,  # PAA self-play reward per step at least this
+    "margin_over_ppo": 0.15,  # and at least this much above PPO self-play
+    "paa_vs_always_defect": -0.15,  # PAA's own reward against always-defect not below this
+}
+COIN_BOTS = ("always_defect", "always_cooperate")
+COIN_QUICK = ["num_seeds=2", "total_steps=160000", "num_chunks=4"]
+COIN_EVAL = {"steps": 500, "num_envs": 32}
+COIN_EVAL_QUICK = {"steps": 100, "num_envs": 8}
+
+
+def _coin_evaluation(run_dir: Path, quick: bool) -> dict:
+    """Evaluate every seed against the bots and the run's own seeds (marl.evaluate writes
+    eval.json and the eval.png heat map into run_dir/eval)."""
+    settings = COIN_EVAL_QUICK if quick else COIN_EVAL
+    result = evaluate(run_dir, against=",".join(COIN_BOTS), **settings)
+    focal = np.asarray(result["focal_reward_per_step"])  # [seed, bot + seed]
+    bots = {name: focal[:, k] for k, name in enumerate(COIN_BOTS)}
+    seeds = focal[:, len(COIN_BOTS) :]  # diagonal: self-play; off-diagonal: cross-play
+    self_play = np.diag(seeds)
+    off_diagonal = seeds[~np.eye(len(seeds), dtype=bool)]
+    return {
+        "num_seeds": len(self_play),
+        "self_play_per_seed": self_play.tolist(),
+        "self_play": float(self_play.mean()),
+        **{f"vs_{name}_per_seed": v.tolist() for name, v in bots.items()},
+        **{f"vs_{name}": float(v.mean()) for name, v in bots.items()},
+        "cross_play": float(off_diagonal.mean()) if off_diagonal.size else None,
+        "eval_heatmap": str(run_dir / "eval" / "eval.png"),
+    }
+
+
+def aa_coin_game(out: Path, quick: bool) -> dict:
+    """PAA vs PPO in Coin Game self-play (+experiment=aa_coin_game / aa_coin_game_ppo),
+    then evaluated against scripted bots and in cross-play between seeds."""
+    overrides = COIN_QUICK if quick else []
+    results, curves = {}, {}
+    for name, experiment in (("paa", "aa_coin_game"), ("ppo", "aa_coin_game_ppo")):
+        tick = time.perf_counter()
+        rows, run_dir = _train(out, name, f"+experiment={experiment}", *overrides)
+        train_wall = time.perf_counter() - tick
+        results[name] = {
+            **_coin_evaluation(run_dir, quick),
+            "own_coin_proportion": rows[-1]["own_coin_proportion"],
+            "training_reward_per_step_last_chunk": rows[-1]["reward_mean"],
+            "train_wall_s": train_wall,
+            "wall_s": time.perf_counter() - tick,
+        }
+        curves[name] = rows
+    paa, ppo = results["paa"], results["ppo"]
+    results["targets"] = COIN_TARGETS
+    results["paa_meets_targets"] = {
+        "paa_self_play": paa["self_play"] >= COIN_TARGETS["paa_self_play"],
+        "margin_over_ppo": paa["self_play"] - ppo["self_play"] >= COIN_TARGETS["margin_over_ppo"],
+        "paa_vs_always_defect": paa["vs_always_defect"] >= COIN_TARGETS["paa_vs_always_defect"],
+    }
+    results["quick"] = quick
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, rows in curves.items():
+        steps = np.array([r["step"] for r in rows])
+        mean = np.array([r["reward_mean"] for r in rows])
+        std = np.array([r["reward_mean_std"] for r in rows])
+        line = ax.plot(steps, mean, label=name)[0]
+        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.axhline(0.336, color="grey", lw=0.8, ls=":")  # a scripted own-coin pair (ENVS.md)
+    ax.axhline(COIN_TARGETS["paa_self_play"], color="tab:red", lw=0.8, ls="--")
+    ax.set(
+        xlabel="env steps per seed",
+        ylabel="reward per step (training rollouts)",
+        title="Coin Game self-play: PAA vs PPO (mean ± std over seeds)",
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "reward_per_step.png", dpi=120)
     plt.close(fig)
     return results

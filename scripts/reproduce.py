@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from aa_reproductions import aa_harvest, aa_ipd  # noqa: E402 (scripts/ is on sys.path)
+from aa_reproductions import aa_coin_game, aa_harvest, aa_ipd  # noqa: E402 (scripts/ is on sys.path)
 from hydra import compose, initialize_config_module  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
@@ -109,7 +109,7 @@ def lola_ipd(out: Path, quick: bool) -> dict:
 
 
 REPRODUCTIONS = {"lola_ipd": lola_ipd}
-REPRODUCTIONS.update(aa_ipd=aa_ipd, aa_harvest=aa_harvest)
+REPRODUCTIONS.update(aa_ipd=aa_ipd, aa_harvest=aa_harvest, aa_coin_game=aa_coin_game)
 
 
 def main(argv: list[str] | None = None) -> int:
