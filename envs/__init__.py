@@ -6,4 +6,8 @@ from marl.envs import (  # noqa: F401
     spatial_pd,
     spgg,
 )
-from marl.envs.gridworld import gathering, harvest  # noqa: F401
+from marl.envs.gridworld import (
+    cleanup,  # noqa: F401
+    gathering,  # noqa: F401
+    harvest,  # noqa: F401
+)

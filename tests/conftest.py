@@ -19,6 +19,7 @@ SMALL = {
     "spgg": {},
     "coin_game": {"episode_length": 3},
     "harvest": {"episode_length": 3},
+    "cleanup": {"episode_length": 3},
     "gathering": {"episode_length": 3},
 }
 MATRIX_SHORT = {"horizon": 3}
