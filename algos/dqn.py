@@ -14,6 +14,18 @@ double-DQN steps (once `learning_starts` time steps have passed).
 - Schedules (exploration, learning_starts, target_every) count time steps, i.e. steps
   of each environment, so they do not change with `num_envs`.
 - A time limit is treated as terminal (no bootstrap across truncation).
+- Environments whose observations are bit vectors (`env.binary_observations`, e.g. the
+  spatial PD: 5 bits, 32 states) are evaluated through a table of Q over every possible
+  observation: each bank's network runs once on the 2^d observations and agents and
+  replay samples look their Q up, which gives the same values as running the network on
+  each observation and costs far less when agents outnumber the states. There `q_table:
+  true` replaces the network by the table itself (one exact Q per state and action),
+  trained by batched tabular Q-learning: each sampled entry moves by `table_lr` times the
+  mean Huber gradient (the TD error clipped to [-1, 1]) of the samples that hit it; the
+  optimiser settings (lr, weight decay, clipping) are the network's and do not apply.
+- The exploration start (epsilon or temperature) and the env params live in the state
+  as arrays, so a sweep can vmap over them inside one compiled program
+  (`init(key, env_params=..., explore_start=...)`).
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from marl.config import build, fail
 from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import Head, NetworkConfig
 from marl.policy import Policy, stateless
-from marl.replay import Ring, ring_add, ring_init, ring_sample_slots
+from marl.replay import Ring, ring_add, ring_init
 from marl.returns import n_step_return
 from marl.scripted import override_scripted
 from marl.sharing import agent_banks, apply_per_agent, bank_members, parse_sharing
@@ -58,6 +70,8 @@ class DQNConfig:
     explore_steps: int = 5_000  # time steps of the linear schedule
     learning_stops: int = 0  # time step after which learning stops (evaluation); 0 = never
     sharing: str = "shared"
+    q_table: bool = False  # a Q-table over bit-vector observations instead of a network
+    table_lr: float = 0.1  # the table's step size (q_table only)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def check(self, path):
@@ -81,6 +95,8 @@ class DQNConfig:
             fail(f"{path}.gamma", self.gamma, "a number in [0, 1]")
         if not 0.0 < self.polyak <= 1.0:
             fail(f"{path}.polyak", self.polyak, "a number in (0, 1]")
+        if not 0.0 < self.table_lr <= 1.0:
+            fail(f"{path}.table_lr", self.table_lr, "a number in (0, 1]")
         for key in ("lr", "max_grad_norm"):
             if getattr(self, key) <= 0:
                 fail(f"{path}.{key}", getattr(self, key), "a number > 0")
@@ -109,19 +125,31 @@ class DQNState:
     replay: Ring  # items: one time step of every env and agent
     key: jax.Array
     time: jax.Array  # int32[], time steps taken (per env)
+    explore_start: jax.Array  # float32[], where the exploration schedule starts
+    env_params: object  # the env's params (array leaves, so a sweep can vmap them)
 
 
-def explore_value(config: DQNConfig, time) -> jax.Array:
-    """The linear schedule's epsilon or temperature after `time` time steps."""
+def explore_value(config: DQNConfig, time, start=None) -> jax.Array:
+    """The linear schedule's epsilon or temperature after `time` time steps, starting
+    from `start` (default `config.explore_start`)."""
+    start = config.explore_start if start is None else start
     frac = jnp.minimum(time / config.explore_steps, 1.0)
-    return config.explore_start + (config.explore_end - config.explore_start) * frac
+    return start + (config.explore_end - start) * frac
+
+
+# Observations with at most this many bits are enumerated (2^12 = 4096 states).
+MAX_OBS_BITS = 12
 
 
 def select_actions(key, q, config: DQNConfig, value):
     """Epsilon-greedy or Boltzmann actions from Q-values [..., n_actions]."""
     key_coin, key_random = jax.random.split(key)
     if config.exploration == "boltzmann":
-        return jax.random.categorical(key_random, q / value).astype(jnp.int32)
+        # Inverse CDF of the softmax: one uniform per choice rather than a Gumbel per
+        # action (random bits dominate acting on CPU when hundreds of agents act).
+        below = jnp.cumsum(jax.nn.softmax(q / value), -1)[..., :-1]
+        u = jax.random.uniform(key_random, (*q.shape[:-1], 1))
+        return (below < u).sum(-1).astype(jnp.int32)
     greedy = jnp.argmax(q, -1)
     uniform = jax.random.randint(key_random, greedy.shape, 0, q.shape[-1])
     explore = jax.random.uniform(key_coin, greedy.shape) < value
@@ -157,12 +185,42 @@ class DQN:
                 f">= num_envs * num_agents = {config.num_envs * self.num_agents}",
             )
         self.q = Head(config.network, self.num_actions, 1.0)
-        adam = (
-            optax.adamw(config.lr, weight_decay=config.weight_decay)
-            if config.weight_decay > 0
-            else optax.adam(config.lr)
+        self.obs_bits = self._obs_bits(env)
+        if config.q_table and not self.obs_bits:
+            fail(
+                "algo.q_table",
+                True,
+                f"an environment with bit-vector observations of at most {MAX_OBS_BITS} bits "
+                f"(binary_observations, e.g. spatial_pd); {env.name} observes "
+                f"{self.obs_shape}",
+            )
+        # Looking Q up in a per-state table pays when a bank would otherwise evaluate at
+        # least as many observations per step (its agents, or a replay batch).
+        num_states = 2**self.obs_bits
+        self.by_state = config.q_table or (
+            self.obs_bits > 0
+            and config.network.torso == "mlp"
+            and num_states <= max(config.num_envs * self.num_agents, config.batch_size)
         )
-        self.tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam)
+        if self.by_state:
+            codes = np.arange(num_states)[:, None] >> np.arange(self.obs_bits)[::-1]
+            self.all_obs = jnp.asarray(codes & 1, jnp.float32).reshape(num_states, *self.obs_shape)
+        if config.q_table:
+            self.tx = optax.sgd(config.table_lr)  # stateless; _table_step applies it in place
+        else:
+            adam = (
+                optax.adamw(config.lr, weight_decay=config.weight_decay)
+                if config.weight_decay > 0
+                else optax.adam(config.lr)
+            )
+            self.tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), adam)
+
+    def _obs_bits(self, env) -> int:
+        """d when every observation is d bits (0/1 values) and d <= MAX_OBS_BITS, else 0."""
+        if not getattr(env, "binary_observations", False):
+            return 0
+        bits = int(np.prod(self.obs_shape))
+        return bits if bits <= MAX_OBS_BITS else 0
 
     # ---- networks ------------------------------------------------------------------------
     def _flat(self, obs):
@@ -170,40 +228,80 @@ class DQN:
             return obs.reshape(*obs.shape[: obs.ndim - len(self.obs_shape)], -1)
         return obs
 
-    def _q_single(self, params, obs):
-        """Q-values of one bank for a batch of observations [..., *obs_shape]."""
+    def _net(self, params, obs):
         dummy = jnp.zeros((*obs.shape[: obs.ndim - len(self.obs_shape)], 1))
         return self.q.apply(params, dummy, self._flat(obs), None, None)[1]
 
-    def _q_agents(self, params, obs_am):
-        """Q-values [A, E, n_actions] for agent-major observations [A, E, *obs]."""
-        return apply_per_agent(self._q_single, params, self.bank_of, obs_am)
+    def _state_code(self, obs):
+        """The index of each bit-vector observation [..., *obs_shape] (first bit highest)."""
+        bits = obs.reshape(*obs.shape[: obs.ndim - len(self.obs_shape)], -1).astype(jnp.int32)
+        code = bits[..., 0]
+        for k in range(1, self.obs_bits):  # shifts and adds: no reduction over a tiny axis
+            code = code * 2 + bits[..., k]
+        return code
+
+    def _encode(self, obs):
+        """What the window and the replay hold: the state code of a bit-vector observation
+        (one int instead of d floats), else the observation itself."""
+        return self._state_code(obs) if self.by_state else obs
+
+    def _q_by_state(self, params):
+        """Q-values [2^d, n_actions] of one bank for every possible observation."""
+        return params["table"] if self.config.q_table else self._net(params, self.all_obs)
+
+    def _q_single(self, params, x):
+        """Q-values of one bank for a batch of stored inputs (codes or observations)."""
+        if self.by_state:
+            return self._q_by_state(params)[x]
+        return self._net(params, x)
+
+    def _q_agents(self, params, x_am):
+        """Q-values [A, E, n_actions] for agent-major stored inputs: codes [A, E] or
+        observations [A, E, *obs_shape]."""
+        if self.by_state:
+            table = jax.vmap(self._q_by_state)(params)  # [banks, 2^d, n_actions]
+            return table[jnp.asarray(self.bank_of)[:, None], x_am]
+        return apply_per_agent(self._net, params, self.bank_of, x_am)
+
+    def q_values(self, params, obs):
+        """Q-values [A, n_actions] of every agent, each with its bank's `params`, for
+        agent-major observations [A, *obs_shape] (e.g. the greedy net's action gap)."""
+        return self._q_agents(params, self._encode(obs[:, None]))[:, 0]
+
+    def _init_bank(self, key, example):
+        if self.config.q_table:
+            return {"table": jnp.zeros((2**self.obs_bits, self.num_actions), jnp.float32)}
+        return self.q.init(key, jnp.zeros((1, 1)), example, None, None)
 
     # ---- trainer API ---------------------------------------------------------------------
-    def init(self, key) -> DQNState:
+    def init(self, key, env_params=None, explore_start=None) -> DQNState:
+        """A fresh learner; `env_params` and `explore_start` (default: the trainer's) may be
+        traced values, e.g. vmapped over a sweep."""
         c = self.config
+        env_params = self.env_params if env_params is None else env_params
+        explore_start = c.explore_start if explore_start is None else explore_start
         key_env, key_net, key_run = jax.random.split(key, 3)
         obs, env_state = jax.vmap(self.env.reset, (0, None))(
-            jax.random.split(key_env, c.num_envs), self.env_params
+            jax.random.split(key_env, c.num_envs), env_params
         )
         example = self._flat(obs[0, :1])
-        dummy = jnp.zeros((1, 1))
-        params = jax.vmap(lambda k: self.q.init(k, dummy, example, None, None))(
+        params = jax.vmap(lambda k: self._init_bank(k, example))(
             jax.random.split(key_net, self.num_banks)
         )
         e, a = c.num_envs, self.num_agents
+        stored = self._encode(obs)
         window = {
-            "obs": jnp.zeros((c.n_step, *obs.shape), obs.dtype),
+            "obs": jnp.zeros((c.n_step, *stored.shape), stored.dtype),
             "actions": jnp.zeros((c.n_step, e, a), jnp.int32),
             "rewards": jnp.zeros((c.n_step, e, a), jnp.float32),
             "dones": jnp.zeros((c.n_step, e), bool),
         }
         item = {
-            "obs": obs,
+            "obs": stored,
             "action": jnp.zeros((e, a), jnp.int32),
             "ret": jnp.zeros((e, a), jnp.float32),
             "discount": jnp.zeros((e, a), jnp.float32),
-            "next_obs": obs,
+            "next_obs": stored,
         }
         return DQNState(
             params=params,
@@ -215,24 +313,26 @@ class DQN:
             replay=ring_init(item, self.slots),
             key=key_run,
             time=jnp.asarray(0, jnp.int32),
+            explore_start=jnp.asarray(explore_start, jnp.float32),
+            env_params=env_params,
         )
 
     def _env_step(self, state: DQNState, key):
         c = self.config
         key_act, key_scripted, key_env = jax.random.split(key, 3)
         obs_am = jnp.swapaxes(state.obs, 0, 1)
-        q = self._q_agents(state.params, obs_am)
-        actions = select_actions(key_act, q, c, explore_value(c, state.time))
+        q = self._q_agents(state.params, self._encode(obs_am))
+        actions = select_actions(key_act, q, c, explore_value(c, state.time, state.explore_start))
         actions = override_scripted(self.scripted, key_scripted, obs_am, actions)
         next_obs, env_state, reward, done, info = jax.vmap(self.env.step, (0, 0, 0, None))(
             jax.random.split(key_env, c.num_envs),
             state.env_state,
             jnp.swapaxes(actions, 0, 1),
-            self.env_params,
+            state.env_params,
         )
         shift = lambda buf, new: jnp.concatenate([buf[1:], new[None]])
         window = {
-            "obs": shift(state.window["obs"], state.obs),
+            "obs": shift(state.window["obs"], self._encode(state.obs)),
             "actions": shift(state.window["actions"], jnp.swapaxes(actions, 0, 1)),
             "rewards": shift(state.window["rewards"], reward),
             "dones": shift(state.window["dones"], done),
@@ -243,7 +343,7 @@ class DQN:
             "action": window["actions"][0],
             "ret": ret,
             "discount": discount,
-            "next_obs": next_obs,
+            "next_obs": self._encode(next_obs),
         }
         # The window holds a whole n-step transition once n steps have been taken.
         replay = ring_add(state.replay, item, valid=state.time + 1 >= c.n_step)
@@ -256,13 +356,18 @@ class DQN:
         """A batch per bank: items with leading axes [banks, batch]."""
         c = self.config
         shape = (self.num_banks, c.batch_size)
-        key_slot, key_env, key_agent = jax.random.split(key, 3)
-        slot = ring_sample_slots(key_slot, replay, shape)
-        env = jax.random.randint(key_env, shape, 0, c.num_envs)
+        # One draw per sample over (filled slot, env, member agent) rather than three.
         counts = jnp.asarray(np.maximum(self.member_counts, 1))[:, None]
-        pick = jax.random.randint(key_agent, shape, 0, counts)
+        per_slot = c.num_envs * counts
+        filled = jnp.maximum(replay.filled, 1)  # only filled slots, as ring_sample_slots
+        index = jax.random.randint(key, shape, 0, filled * per_slot)
+        slot, within = index // per_slot, index % per_slot
+        env, pick = within // counts, within % counts
         agent = jnp.take_along_axis(jnp.asarray(self.members), pick, axis=1)
-        return jax.tree.map(lambda x: x[slot, env, agent], replay.items)
+        # One flat index into [slots * envs * agents]: gathers with one index run much
+        # faster on CPU than with three.
+        flat = (slot * c.num_envs + env) * self.num_agents + agent
+        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[3:])[flat], replay.items)
 
     def _loss(self, params, target_params, batch):
         q = self._q_single(params, batch["obs"])
@@ -274,11 +379,48 @@ class DQN:
             self._q_single(target_params, batch["next_obs"]),
         )
         td = q_taken - jax.lax.stop_gradient(targets)
-        return optax.huber_loss(td).mean(), {"loss/td": optax.huber_loss(td).mean()}
+        loss = optax.huber_loss(td)
+        if self.config.q_table:
+            # Each table entry takes the mean gradient of the samples that hit it: weight
+            # each sample by 1 / (samples in the batch with its state and action).
+            entry = batch["obs"] * self.num_actions + batch["action"]
+            hits = (entry[..., :, None] == entry[..., None, :]).sum(-1)
+            return (loss / hits).sum(), {"loss/td": loss.mean()}
+        return loss.mean(), {"loss/td": loss.mean()}
+
+    def _table_gradient(self, params, target_params, batch):
+        """Per sample of one bank's batch, its share of `jax.grad(self._loss)` of a Q-table:
+        clip(td, -1, 1) (the Huber gradient) over the hits of its entry; and the loss."""
+        table, target = params["table"], target_params["table"]
+        q_taken = table[batch["obs"], batch["action"]]
+        targets = double_dqn_targets(
+            batch["ret"], batch["discount"], table[batch["next_obs"]], target[batch["next_obs"]]
+        )
+        td = q_taken - targets
+        entry = batch["obs"] * self.num_actions + batch["action"]
+        hits = (entry[:, None] == entry[None, :]).sum(-1)
+        return jnp.clip(td, -1.0, 1.0) / hits, optax.huber_loss(td).mean()
+
+    def _table_step(self, params, target_params, batch):
+        """SGD on the tables, written as a scatter-add of each sample's gradient share into
+        its entry, in place (autodiff's dense gradient costs a pass over every table, and
+        its gathers are slow on CPU)."""
+        share, loss = jax.vmap(self._table_gradient)(params, target_params, batch)
+        trained = jnp.asarray(self.member_counts > 0, jnp.float32)[:, None]
+        banks = jnp.arange(self.num_banks)[:, None]
+        table = (
+            params["table"]
+            .at[banks, batch["obs"], batch["action"]]
+            .add(-self.config.table_lr * share * trained)
+        )
+        return {"table": table}, {"loss/td": loss}
 
     def _gradient_step(self, carry, key):
         params, target_params, opt_state, replay = carry
         batch = self._sample(key, replay)
+        if self.config.q_table:
+            params, stats = self._table_step(params, target_params, batch)
+            return (params, target_params, opt_state, replay), jax.tree.map(jnp.mean, stats)
         grads, stats = jax.vmap(jax.grad(self._loss, has_aux=True))(params, target_params, batch)
         # A bank whose agents are all scripted has nothing to learn from.
         trained = jnp.asarray(self.member_counts > 0)
@@ -297,34 +439,39 @@ class DQN:
         state, (info, q) = jax.lax.scan(
             self._env_step, state, jax.random.split(key_steps, c.num_steps)
         )
-        carry = (state.params, state.target_params, state.opt_state, state.replay)
-        (params, target_params, opt_state, _), stats = jax.lax.scan(
-            self._gradient_step, carry, jax.random.split(key_grads, c.gradient_steps)
-        )
         learning = state.time >= c.learning_starts
         if c.learning_stops:
             learning &= state.time <= c.learning_stops
-        keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(learning, a, b), new, old)
-        params = keep(params, state.params)
-        opt_state = keep(opt_state, state.opt_state)
-        if c.polyak < 1.0:
-            target_params = keep(target_params, state.target_params)
-        else:
+
+        def learn(carry):
+            (params, target_params, opt_state, _), stats = jax.lax.scan(
+                self._gradient_step, carry, jax.random.split(key_grads, c.gradient_steps)
+            )
+            return (params, target_params, opt_state), stats["loss/td"].mean()
+
+        def wait(carry):
+            # Before learning starts there is no loss; report 0 rather than a NaN.
+            return carry[:3], jnp.zeros((), jnp.float32)
+
+        # A branch, not a select: where every seed shares the step counter (a sweep
+        # keeps it unbatched), the phases without learning cost nothing.
+        carry = (state.params, state.target_params, state.opt_state, state.replay)
+        (params, target_params, opt_state), loss = jax.lax.cond(learning, learn, wait, carry)
+        if c.polyak == 1.0:
             # Hard copy when this update crossed a multiple of target_every time steps.
             crossed = (state.time // c.target_every) > (
                 (state.time - c.num_steps) // c.target_every
             )
-            target_params = jax.tree.map(
-                lambda p, t: jnp.where(learning & crossed, p, t), params, state.target_params
+            target_params = jax.lax.cond(
+                learning & crossed, lambda: params, lambda: state.target_params
             )
         state = state.replace(
             params=params, target_params=target_params, opt_state=opt_state, key=key
         )
-        # Before learning starts there is no loss; report 0 rather than a NaN.
-        metrics = {k: jnp.where(learning, v.mean(), 0.0) for k, v in stats.items()}
+        metrics = {"loss/td": loss}
         metrics.update(episode_metric_sums(self.env, info, self.learner))
         metrics.update(step_rates(self.env, info))
-        metrics["exploration"] = explore_value(c, state.time)
+        metrics["exploration"] = explore_value(c, state.time, state.explore_start)
         metrics["q_mean"] = q.mean()
         return state, metrics
 
@@ -332,13 +479,12 @@ class DQN:
         """Greedy in the learned Q-values (or with the current exploration), for one env."""
 
         def act(key, obs):
-            q = self._q_agents(state.params, obs[:, None])[:, 0]
+            q = self._q_agents(state.params, self._encode(obs[:, None]))[:, 0]
             if greedy:
                 actions = jnp.argmax(q, -1).astype(jnp.int32)
             else:
-                actions = select_actions(
-                    key, q, self.config, explore_value(self.config, state.time)
-                )
+                value = explore_value(self.config, state.time, state.explore_start)
+                actions = select_actions(key, q, self.config, value)
             return override_scripted(self.scripted, key, obs[:, None], actions[:, None])[:, 0]
 
         return stateless(act)

@@ -42,6 +42,9 @@ class SpatialPDState:
 
 class SpatialPD(Env):
     episode_events = ("cooperated",)
+    # Every observation entry is 0 or 1, so learners may enumerate the 32 observations
+    # (e.g. DQN evaluates its Q-network once per state, or keeps an exact Q-table).
+    binary_observations = True
 
     def __init__(self, size: int = 30, episode_length: int = 0, *, final_obs: bool = False):
         super().__init__(final_obs=final_obs)

@@ -7,6 +7,7 @@ config, then writes `summary.json` and figures into DIR. Available: lola_ipd.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -18,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from aa_reproductions import aa_coin_game, aa_harvest, aa_ipd  # noqa: E402 (scripts/ is on sys.path)
+from exploration_sweep import exploration_vs_cooperation  # noqa: E402
 from hydra import compose, initialize_config_module  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
@@ -110,6 +112,7 @@ def lola_ipd(out: Path, quick: bool) -> dict:
 
 REPRODUCTIONS = {"lola_ipd": lola_ipd}
 REPRODUCTIONS.update(aa_ipd=aa_ipd, aa_harvest=aa_harvest, aa_coin_game=aa_coin_game)
+REPRODUCTIONS["exploration_vs_cooperation"] = exploration_vs_cooperation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,11 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=sorted(REPRODUCTIONS))
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--quick", action="store_true", help="smaller settings where offered")
+    parser.add_argument("--env", default=None, help="environment, where a reproduction offers one")
     args = parser.parse_args(argv)
+    options = {} if args.env is None else {"env": args.env}
+    if options and "env" not in inspect.signature(REPRODUCTIONS[args.name]).parameters:
+        parser.error(f"{args.name} offers no --env choice")
     out = args.out or Path("reproductions") / args.name
     out.mkdir(parents=True, exist_ok=True)
     tick = time.perf_counter()
-    results = REPRODUCTIONS[args.name](out, args.quick)
+    results = REPRODUCTIONS[args.name](out, args.quick, **options)
     summary = {"name": args.name, "wall_s": time.perf_counter() - tick, "results": results}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -9,6 +9,7 @@ from training import rows, run
 import marl
 from marl import algos
 from marl.algos.dqn import double_dqn_targets, explore_value, select_actions
+from marl.config import ConfigError
 
 FAST = {
     "name": "dqn",
@@ -177,3 +178,59 @@ def test_continuing_task_reports_step_rates():
     state, metrics = jax.jit(trainer.update)(state)
     assert float(metrics["episodes"]) == 0.0  # no episode ever ends
     assert 0.0 <= float(metrics["step/cooperation_rate"]) <= 1.0
+
+
+def test_bit_vector_observations_are_looked_up_by_state_with_the_network_values():
+    # spatial_pd observes 5 bits; with 36 agents, Q comes from the network evaluated once
+    # per state (32 of them) and looked up
+    trainer = make("spatial_pd", env_args={"size": 6}, sharing="groups:2", num_envs=1)
+    assert trainer.by_state
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    obs = jax.random.bernoulli(jax.random.PRNGKey(1), 0.5, (36, 5)).astype(jnp.float32)
+    looked_up = trainer.q_values(state.params, obs)
+    per_agent = jax.tree.map(lambda p: p[trainer.bank_of], state.params)
+    direct = jax.vmap(trainer._net)(per_agent, obs)
+    np.testing.assert_allclose(looked_up, direct, rtol=1e-5, atol=1e-6)
+
+
+def test_q_table_step_is_sgd_on_the_per_entry_mean_huber_loss():
+    trainer = make("spatial_pd", env_args={"size": 3}, sharing="independent", q_table=True)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    table = jax.random.normal(jax.random.PRNGKey(1), state.params["table"].shape)
+    params, target = {"table": table}, {"table": table[:, ::-1]}
+    k = jax.random.split(jax.random.PRNGKey(2), 4)
+    shape = (trainer.num_banks, 6)
+    batch = {  # few states, so entries are hit several times in a batch
+        "obs": jax.random.randint(k[0], shape, 0, 3),
+        "action": jax.random.randint(k[1], shape, 0, 2),
+        "ret": 3.0 * jax.random.normal(k[2], shape),
+        "discount": jnp.full(shape, 0.9),
+        "next_obs": jax.random.randint(k[3], shape, 0, 3),
+    }
+    stepped, _ = trainer._table_step(params, target, batch)
+    grads, _ = jax.vmap(jax.grad(trainer._loss, has_aux=True))(params, target, batch)
+    expected = table - trainer.config.table_lr * grads["table"]
+    np.testing.assert_allclose(stepped["table"], expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(stepped["table"], table)
+
+
+def test_q_table_needs_bit_vector_observations():
+    with pytest.raises(ConfigError, match="q_table"):
+        make("ipd", env_args={"horizon": 3}, q_table=True)
+
+
+def test_sweep_values_are_state_leaves_that_vmap():
+    trainer = make("spatial_pd", env_args={"size": 4}, num_envs=1, exploration="boltzmann")
+    dilemmas, starts = jnp.array([0.1, 0.4, 0.1]), jnp.array([0.3, 0.3, 0.9])
+    env_params = jax.vmap(lambda d: trainer.env_params.replace(dilemma=d))(dilemmas)
+    keys = jnp.stack([jax.random.PRNGKey(0)] * 3)
+    state = jax.jit(jax.vmap(trainer.init))(keys, env_params, starts)
+    state, metrics = jax.jit(jax.vmap(trainer.update))(state)
+    # each run follows its own schedule start ...
+    expected = [float(explore_value(trainer.config, 4, s)) for s in starts]
+    np.testing.assert_allclose(metrics["exploration"], expected, rtol=1e-6)
+    # ... and its own payoffs: runs 0 and 1 played the same actions (same key, same
+    # start), but a larger Dr pays defectors more and cooperators less
+    items = state.replay.items
+    np.testing.assert_array_equal(items["action"][0], items["action"][1])
+    assert not np.allclose(items["ret"][0], items["ret"][1])

@@ -1,0 +1,539 @@
+"""Exploration versus cooperation: a vmapped sweep over exploration x dilemma x sharing.
+
+`python scripts/reproduce.py exploration_vs_cooperation [--out DIR] [--quick] [--env harvest]`
+
+The Weng & Lee (arXiv 2601.05509) question: does cooperation collapse as exploration
+grows when every agent shares one Q-network, and do grouped or independent learners
+resist? For each sharing mode the sweep builds the env and DQN trainer the way the driver
+does (`marl.train.setup`), then runs every (env param value, exploration start, seed)
+cell of the grid at once: `trainer.init` and `trainer.update` are vmapped over the cells
+and scanned in chunks inside one compiled program per sharing mode (the mode sets the
+parameter shapes). The env param (Dr, `dilemma`) and the exploration start (tau_init)
+are array leaves of the DQN state, so one compile covers the whole grid.
+
+Spatial PD (default): cells Dr x tau_init x seed; the last `learning_stops`..end steps are
+the evaluation phase (learning off, temperature at its end value). `results.csv` has one
+row per run with the columns `sharing, Dr, tau_init, B, seed, cooperation, q_gap_all_c,
+q_mean, td_loss`:
+- B: exploration intensity, the mean temperature over the first half of the learning
+  phase (the paper's first 47,500 of 95,000 steps; 0.75 tau_init + 0.025 there);
+- cooperation: the fraction of agents playing C, averaged over the evaluation steps;
+- q_gap_all_c: Q(C) - Q(D) of the final greedy network for an agent whose observation is
+  the all-cooperate neighbourhood (all 5 bits C), averaged over agents (so over banks);
+- q_mean, td_loss: the mean Q-value and TD loss over the last learning chunk.
+Figures: `cooperation_vs_B.png` (a panel per Dr, a line per sharing mode, mean and
+min-max band over seeds), `q_gap_vs_B.png` (Dr = 0.25) and `cooperation_curves.png`.
+
+Harvest (`--env harvest`): cells epsilon start x seed with epsilon-greedy DQN (CNN);
+columns `sharing, epsilon_start, B, seed, episode_return, efficiency, equality,
+sustainability, peace`; figure `harvest_vs_epsilon.png`.
+
+Independent learners on the spatial PD use the exact Q-table the spec allows (32 states
+x 2 actions per agent, `algo.q_table=true`, step size `table_lr`) with 16 own
+transitions per gradient step: 900 networks with 256-sample batches are out of reach of
+a 2-core CPU, and a table has no representation to share or entangle.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf
+
+from marl.config import ConfigError
+from marl.train import _aggregate, setup
+
+QUIET = ("wandb.mode=disabled", "progress=false")
+# results.csv columns, one row per run
+SPD_COLUMNS = (
+    "sharing", "Dr", "tau_init", "B", "seed", "cooperation", "q_gap_all_c", "q_mean", "td_loss",
+)  # fmt: skip
+HARVEST_COLUMNS = (
+    "sharing", "epsilon_start", "B", "seed",
+    "episode_return", "efficiency", "equality", "sustainability", "peace",
+)  # fmt: skip
+# XLA's CPU backend (jaxlib 0.10) hands reductions and elementwise fusions to YNNPACK,
+# which makes this program's many reductions over tiny axes (n-step windows, 2 actions)
+# several times slower; keep YNNPACK for matrix products only, where the option exists.
+CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One benchmark: Hydra overrides for the base run, and the grid to sweep."""
+
+    env: str
+    overrides: tuple[str, ...]  # on top of configs/config.yaml
+    sharing: dict[str, tuple[str, ...]]  # sharing mode -> its extra overrides
+    explore_starts: tuple[float, ...]  # tau_init (Boltzmann) or epsilon start
+    seeds: int
+    env_param: str | None = None  # an env param leaf swept inside the program
+    env_values: tuple[float, ...] = ()
+    seed: int = 0
+    scale_note: str = ""  # how this scale compares with the paper's
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def values(self) -> tuple:
+        return self.env_values if self.env_param else (None,)
+
+    def cells(self) -> list[tuple]:
+        """(env value, explore start, seed index) of every run, in program order."""
+        return [
+            (v, s, k) for v in self.values for s in self.explore_starts for k in range(self.seeds)
+        ]
+
+
+# ---- the spatial PD: Weng & Lee ------------------------------------------------------------
+DILEMMAS = (0.10, 0.25, 0.40)
+TAU_INITS = (0.127, 0.327, 0.527, 0.727)
+SPD_SHARING = {
+    "shared": (),
+    "groups:10": (),
+    # 900 exact tables instead of 900 networks; a table needs far fewer samples per step.
+    "independent": ("algo.q_table=true", "algo.batch_size=16"),
+}
+TABLE_NOTE = (
+    "independent: one exact Q-table (32 states x 2 actions) per agent, batched tabular "
+    "Double Q-learning on 5-step returns with step size table_lr = 0.1 and 16 of the "
+    "agent's own transitions per gradient step (the network settings lr, weight decay "
+    "and clipping do not apply to a table)"
+)
+
+# The paper's protocol on a 20 x 20 lattice: a 30 x 30 sweep takes about 3 times as long
+# (the replay of 18 runs no longer fits in cache), past 30 minutes on 2 cores.
+SPD_FULL = Sweep(
+    env="spatial_pd",
+    overrides=("+experiment=exploration_spd", "env.args.size=20", "algo.buffer_size=40000"),
+    sharing=SPD_SHARING,
+    explore_starts=TAU_INITS,
+    seeds=2,
+    env_param="dilemma",
+    env_values=DILEMMAS,
+    scale_note=(
+        "20 x 20 lattice (400 agents; the paper: 30 x 30) with the paper's protocol and "
+        "every other ALGOS.md hyperparameter: 95,000 learning + 5,000 evaluation steps, "
+        "replay of the last 100 steps (40,000 transitions), batch 256; 4 tau_init values "
+        "and 2 seeds (the paper: tau_init 0.127 ... 0.727, 30 seeds)"
+    ),
+    notes=(TABLE_NOTE,),
+)
+
+# A 10 x 10 lattice for 10,000 steps: the same machinery in about a minute on 2 cores.
+SPD_QUICK = Sweep(
+    env="spatial_pd",
+    overrides=(
+        "+experiment=exploration_spd",
+        "env.args.size=10",
+        "total_steps=10000",
+        "num_chunks=10",
+        "algo.buffer_size=10000",
+        "algo.learning_stops=9000",
+        "algo.explore_steps=9000",
+        "algo.target_every=500",
+        "algo.lr=0.001",
+    ),
+    sharing=SPD_SHARING,
+    explore_starts=TAU_INITS,
+    seeds=2,
+    env_param="dilemma",
+    env_values=DILEMMAS,
+    scale_note=(
+        "quick: 10 x 10 lattice (100 agents, so groups:10 has 10 agents per group), "
+        "9,000 learning + 1,000 evaluation steps, target copy every 500 steps, lr 1e-3"
+    ),
+    notes=(TABLE_NOTE,),
+)
+
+# ---- Commons Harvest: epsilon schedules x sharing --------------------------------------
+HARVEST_BASE = (
+    "env=harvest",
+    "algo=dqn",
+    "algo.network.torso=cnn",
+    "algo.exploration=epsilon",
+    "algo.explore_end=0.05",
+)
+HARVEST_SHARING = {"shared": (), "groups:3": (), "independent": ()}
+EPSILON_STARTS = (0.1, 0.5, 1.0)
+
+# Sized for a GPU: 7 agents, 1000-step episodes, 64 envs, 500k time steps per env.
+HARVEST_FULL = Sweep(
+    env="harvest",
+    overrides=(
+        *HARVEST_BASE,
+        "algo.num_envs=64",
+        "algo.num_steps=8",
+        "algo.gradient_steps=2",
+        "algo.batch_size=256",
+        "algo.buffer_size=2000000",
+        "algo.learning_starts=5000",
+        "algo.explore_steps=250000",
+        "algo.learning_stops=450000",
+        "algo.target_every=2000",
+        "algo.lr=0.0003",
+        "total_steps=32000000",
+        "num_chunks=50",
+    ),
+    sharing=HARVEST_SHARING,
+    explore_starts=EPSILON_STARTS,
+    seeds=3,
+    scale_note=(
+        "GPU scale: melting_pot preset (7 agents), 1000-step episodes, 64 envs x 500,000 "
+        "time steps per run, the last 50,000 time steps evaluated with learning off"
+    ),
+)
+
+# Tiny, for a CPU: 20-step episodes, a small CNN, 2 envs x 600 time steps.
+HARVEST_QUICK = Sweep(
+    env="harvest",
+    overrides=(
+        *HARVEST_BASE,
+        "env.args.episode_length=20",
+        "algo.network.channels=[8]",
+        "algo.network.hidden=[32]",
+        "algo.num_envs=2",
+        "algo.num_steps=4",
+        "algo.batch_size=32",
+        "algo.buffer_size=8400",
+        "algo.learning_starts=40",
+        "algo.explore_steps=400",
+        "algo.learning_stops=480",
+        "algo.target_every=100",
+        "total_steps=1200",
+        "num_chunks=5",
+    ),
+    sharing=HARVEST_SHARING,
+    explore_starts=EPSILON_STARTS,
+    seeds=2,
+    scale_note="quick: 20-step episodes, 2 envs x 600 time steps, an 8-channel CNN",
+)
+
+PRESETS = {
+    ("spatial_pd", False): SPD_FULL,
+    ("spatial_pd", True): SPD_QUICK,
+    ("harvest", False): HARVEST_FULL,
+    ("harvest", True): HARVEST_QUICK,
+}
+
+
+# ---- running one sharing mode ----------------------------------------------------------
+def compose_config(*overrides: str) -> dict:
+    """The driver's config for these Hydra overrides, as a plain dict."""
+    with initialize_config_module("marl.configs", version_base="1.3"):
+        cfg = compose("config", overrides=[*overrides, *QUIET])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def lockstep_axes(state):
+    """vmap axes of a DQN state over cells: the step counter and the replay ring's
+    pointer and fill level are the same in every cell, so they stay unbatched; then ring
+    writes are in-place updates at one slot rather than a scatter per cell."""
+    axes = jax.tree.map(lambda _: 0, state)
+    return axes.replace(time=None, replay=axes.replay.replace(pointer=None, filled=None))
+
+
+def compile_fast(lowered):
+    """Compile with CPU_OPTIONS on a CPU whose XLA knows them, else as usual."""
+    if jax.default_backend() == "cpu":
+        try:
+            return lowered.compile(compiler_options=CPU_OPTIONS)
+        except RuntimeError:  # an XLA without the option: the defaults are fine
+            pass
+    return lowered.compile()
+
+
+def exploration_intensity(config, start: float) -> float:
+    """B: the mean epsilon or temperature over the first half of the learning phase."""
+    learning = config.learning_stops or None
+    half = (learning or config.explore_steps) // 2
+    frac = np.minimum(np.arange(half) / config.explore_steps, 1.0)
+    return float(np.mean(start + (config.explore_end - start) * frac))
+
+
+def _sweep_params(spec: Sweep, params, values):
+    if spec.env_param is None:
+        return jax.tree.map(lambda x: jnp.broadcast_to(x, (len(values), *x.shape)), params)
+    leaf = getattr(params, spec.env_param)
+    column = jnp.asarray(values, leaf.dtype).reshape(-1, *leaf.shape)
+    return jax.vmap(lambda v: params.replace(**{spec.env_param: v}))(column)
+
+
+def check_sweep(spec: Sweep) -> None:
+    """Refuse a bad grid before anything compiles."""
+    if spec.seeds < 1:
+        raise ConfigError(f"sweep: seeds={spec.seeds} must be >= 1")
+    if not spec.explore_starts:
+        raise ConfigError("sweep: explore_starts is empty")
+    if spec.env_param is not None and not spec.env_values:
+        raise ConfigError(f"sweep: env_param={spec.env_param!r} given without env_values")
+    if not spec.sharing:
+        raise ConfigError("sweep: no sharing modes")
+
+
+def run_mode(spec: Sweep, sharing: str, log=print) -> dict:
+    """Train every cell of the grid with one sharing mode; per-cell results and timings."""
+    raw = compose_config(*spec.overrides, f"algo.sharing={sharing}", *spec.sharing[sharing])
+    cfg, env, trainer, plan = setup(raw)
+    if cfg.algo.get("name") != "dqn":
+        raise ConfigError(f"sweep: algo={cfg.algo.get('name')!r}; the sweep drives dqn")
+    config = trainer.config
+    if spec.env_param is not None and not hasattr(trainer.env_params, spec.env_param):
+        raise ConfigError(f"sweep: {env.name} has no param {spec.env_param!r}")
+    cells = spec.cells()
+    values = [v if v is not None else 0.0 for v, _, _ in cells]
+    for v in {v for v, _, _ in cells if v is not None}:
+        env.check_params(trainer.env_params.replace(**{spec.env_param: jnp.asarray(v)}))
+    seed_keys = jax.random.split(jax.random.PRNGKey(spec.seed), spec.seeds)
+    keys = seed_keys[np.array([k for _, _, k in cells])]
+    starts = jnp.asarray([s for _, s, _ in cells], jnp.float32)
+    env_params = _sweep_params(spec, trainer.env_params, values)
+
+    axes = lockstep_axes(jax.eval_shape(trainer.init, keys[0]))
+    init = jax.jit(jax.vmap(trainer.init, out_axes=axes))
+    update = jax.vmap(trainer.update, in_axes=(axes,), out_axes=(axes, 0))
+
+    def chunk(state):
+        return jax.lax.scan(lambda s, _: update(s), state, None, length=plan.updates_per_chunk)
+
+    tick = time.perf_counter()
+    state = init(keys, env_params, starts)
+    run_chunk = compile_fast(jax.jit(chunk, donate_argnums=0).lower(state))
+    compile_s = time.perf_counter() - tick
+
+    learning_stops = config.learning_stops or plan.steps_per_chunk * (plan.num_chunks - 1)
+    headline = "step/cooperation_rate" if spec.env == "spatial_pd" else "efficiency"
+    evaluation, learning_tail, curves = [], None, []
+    tick = time.perf_counter()
+    for index in range(plan.num_chunks):
+        state, metrics = run_chunk(state)
+        metrics = jax.device_get(metrics)
+        first = index * plan.updates_per_chunk
+        start_times = (first + np.arange(plan.updates_per_chunk)) * plan.steps_per_update
+        evaluating = start_times >= learning_stops
+        if evaluating.any():
+            evaluation.append({k: v[evaluating] for k, v in metrics.items()})
+        if not evaluating.all():
+            learning_tail = {k: v[~evaluating] for k, v in metrics.items()}
+        per_cell = _aggregate(metrics)
+        curves.append(np.asarray(per_cell.get(headline, np.full(len(cells), np.nan))))
+        log(
+            f"[{sharing}] chunk {index + 1}/{plan.num_chunks}: "
+            f"{(index + 1) * plan.steps_per_chunk} steps, {time.perf_counter() - tick:.0f} s, "
+            f"mean {headline} {np.nanmean(curves[-1]):.3f}"
+        )
+    run_s = time.perf_counter() - tick
+    if not evaluation:
+        raise ConfigError("sweep: no evaluation steps; learning_stops must be < total_steps")
+    evaluated = _aggregate({k: np.concatenate([m[k] for m in evaluation]) for k in evaluation[0]})
+    tail = _aggregate(learning_tail) if learning_tail is not None else {}
+
+    gaps = np.full(len(cells), np.nan)
+    if spec.env == "spatial_pd":
+        # The all-cooperate neighbourhood: every bit (4 neighbours, own last action) is C.
+        all_c = jnp.zeros((env.num_agents, *trainer.obs_shape), jnp.float32)
+        q = jax.jit(jax.vmap(lambda p: trainer.q_values(p, all_c)))(state.params)
+        gaps = np.asarray((q[..., 0] - q[..., 1]).mean(-1))
+
+    missing = np.full(len(cells), np.nan)
+    rows = []
+    for i, (value, start, seed) in enumerate(cells):
+        row = {"sharing": sharing, "seed": seed, "B": exploration_intensity(config, start)}
+        if spec.env == "spatial_pd":
+            row.update(Dr=value, tau_init=start, q_gap_all_c=float(gaps[i]))
+            row["cooperation"] = float(evaluated["step/cooperation_rate"][i])
+            row["q_mean"] = float(tail.get("q_mean", missing)[i])
+            row["td_loss"] = float(tail.get("loss/td", missing)[i])
+            columns = SPD_COLUMNS
+        else:
+            row["epsilon_start"] = start
+            row.update({k: float(evaluated.get(k, missing)[i]) for k in HARVEST_COLUMNS[4:]})
+            columns = HARVEST_COLUMNS
+        rows.append({k: row[k] for k in columns})
+    total_steps = plan.steps_per_chunk * plan.num_chunks
+    return {
+        "rows": rows,
+        "curves": np.stack(curves, 1),  # [cells, chunks]
+        "chunk_steps": plan.steps_per_chunk,
+        "compile_s": compile_s,
+        "run_s": run_s,
+        "cells": len(cells),
+        "env_steps_per_s": total_steps * len(cells) / run_s,
+        "agent_steps_per_s": total_steps * len(cells) * env.num_agents / run_s,
+        "num_agents": env.num_agents,
+        "total_steps": total_steps,
+        "learning_stops": learning_stops,
+        "config": {k: v for k, v in cfg.algo.items() if k != "network"} | {"env": cfg.env.args},
+    }
+
+
+# ---- the whole benchmark ----------------------------------------------------------------
+def run_sweep(spec: Sweep, out: Path, log=print) -> dict:
+    """Every sharing mode of `spec`; writes results.csv and figures into `out`."""
+    check_sweep(spec)
+    out.mkdir(parents=True, exist_ok=True)
+    modes, rows = {}, []
+    for sharing in spec.sharing:
+        result = run_mode(spec, sharing, log)
+        rows += result.pop("rows")
+        modes[sharing] = result
+    write_csv(rows, out / "results.csv")
+    if spec.env == "spatial_pd":
+        figures = spd_figures(spec, rows, modes, out)
+    else:
+        figures = harvest_figures(spec, rows, out)
+    table = mean_table(spec, rows)
+    for mode in modes.values():
+        mode["curves"] = mode["curves"].round(4).tolist()
+    return {
+        "env": spec.env,
+        "scale": spec.scale_note,
+        "notes": list(spec.notes),
+        "sharing": {k: list(v) for k, v in spec.sharing.items()},
+        "explore_starts": list(spec.explore_starts),
+        "env_param": spec.env_param,
+        "env_values": list(spec.env_values),
+        "seeds": spec.seeds,
+        "runs": len(rows),
+        "modes": modes,
+        "table": table,
+        "files": ["results.csv", *figures],
+    }
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _key(spec: Sweep, row: dict) -> tuple:
+    if spec.env == "spatial_pd":
+        return row["sharing"], row["Dr"], row["tau_init"]
+    return row["sharing"], row["epsilon_start"]
+
+
+def mean_table(spec: Sweep, rows: list[dict]) -> list[dict]:
+    """Per (sharing, Dr, tau) or (sharing, epsilon): means over seeds, plus min and max."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(_key(spec, row), []).append(row)
+    skip = {"sharing", "Dr", "tau_init", "epsilon_start", "B", "seed"}
+    table = []
+    for members in groups.values():
+        first = members[0]
+        entry = {k: first[k] for k in first if k in skip and k != "seed"}
+        entry["seeds"] = len(members)
+        for name in first:
+            if name in skip:
+                continue
+            values = np.array([m[name] for m in members], np.float64)
+            entry[name] = float(np.mean(values))
+            entry[f"{name}_min"] = float(np.min(values))
+            entry[f"{name}_max"] = float(np.max(values))
+        table.append(entry)
+    return table
+
+
+# ---- figures --------------------------------------------------------------------------
+def _band(ax, spec, rows, sharing, metric, where):
+    """Mean over seeds against B, with the min-max band; one line."""
+    chosen = [r for r in rows if r["sharing"] == sharing and where(r)]
+    b = sorted({r["B"] for r in chosen})
+    values = [np.array([r[metric] for r in chosen if r["B"] == x]) for x in b]
+    mean = np.array([v.mean() for v in values])
+    line = ax.plot(b, mean, "o-", label=sharing)[0]
+    ax.fill_between(
+        b, [v.min() for v in values], [v.max() for v in values], color=line.get_color(), alpha=0.2
+    )
+
+
+def spd_figures(spec: Sweep, rows: list[dict], modes: dict, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dilemmas = sorted({r["Dr"] for r in rows})
+    fig, axes = plt.subplots(1, len(dilemmas), figsize=(4 * len(dilemmas), 3.6), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, dr in zip(axes, dilemmas, strict=True):
+        for sharing in spec.sharing:
+            _band(ax, spec, rows, sharing, "cooperation", lambda r, dr=dr: r["Dr"] == dr)
+        ax.set(title=f"Dr = {dr:.2f}", xlabel="exploration intensity B", ylim=(-0.02, 1.02))
+    axes[0].set_ylabel("cooperation rate (evaluation)")
+    axes[-1].legend(fontsize=8)
+    fig.suptitle(f"Spatial PD, Boltzmann DQN: mean and min-max over {spec.seeds} seeds", y=1.0)
+    fig.tight_layout()
+    fig.savefig(out / "cooperation_vs_B.png", dpi=120)
+    plt.close(fig)
+
+    middle = min(dilemmas, key=lambda d: abs(d - 0.25))
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for sharing in spec.sharing:
+        _band(ax, spec, rows, sharing, "q_gap_all_c", lambda r: r["Dr"] == middle)
+    ax.axhline(0.0, color="grey", lw=0.8, ls=":")
+    ax.set(
+        xlabel="exploration intensity B",
+        ylabel="Q(C) - Q(D), all-cooperate state",
+        title=f"Action-value gap at Dr = {middle:.2f}",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "q_gap_vs_B.png", dpi=120)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(modes), figsize=(4 * len(modes), 3.4), sharey=True)
+    axes = np.atleast_1d(axes)
+    cells = spec.cells()
+    for ax, (sharing, mode) in zip(axes, modes.items(), strict=True):
+        steps = mode["chunk_steps"] * (1 + np.arange(mode["curves"].shape[1]))
+        for start in spec.explore_starts:
+            chosen = [i for i, (v, s, _) in enumerate(cells) if v == middle and s == start]
+            ax.plot(steps, mode["curves"][chosen].mean(0), label=f"tau_init {start}")
+        ax.axvline(mode["learning_stops"], color="grey", lw=0.8, ls=":")
+        ax.set(title=f"{sharing}, Dr = {middle:.2f}", xlabel="env step", ylim=(-0.02, 1.02))
+    axes[0].set_ylabel("cooperation rate (chunk mean)")
+    axes[-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "cooperation_curves.png", dpi=120)
+    plt.close(fig)
+    return ["cooperation_vs_B.png", "q_gap_vs_B.png", "cooperation_curves.png"]
+
+
+def harvest_figures(spec: Sweep, rows: list[dict], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ("efficiency", "sustainability", "peace")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4))
+    for ax, metric in zip(axes, metrics, strict=True):
+        for sharing in spec.sharing:
+            _band(ax, spec, rows, sharing, metric, lambda r: True)
+        ax.set(xlabel="exploration intensity B (mean epsilon)", ylabel=metric)
+    axes[-1].legend(fontsize=8)
+    fig.suptitle(f"Commons Harvest, epsilon-greedy DQN: mean and min-max over {spec.seeds} seeds")
+    fig.tight_layout()
+    fig.savefig(out / "harvest_vs_epsilon.png", dpi=120)
+    plt.close(fig)
+    return ["harvest_vs_epsilon.png"]
+
+
+# ---- the reproduce.py entry -------------------------------------------------------------
+def exploration_vs_cooperation(out: Path, quick: bool, env: str = "spatial_pd") -> dict:
+    """The benchmark for reproduce.py: the preset for `env` (spatial_pd or harvest)."""
+    if (env, quick) not in PRESETS:
+        choices = sorted({name for name, _ in PRESETS})
+        raise ConfigError(f"exploration_vs_cooperation: --env {env!r}; choose from {choices}")
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    return run_sweep(PRESETS[env, quick], Path(out), log)

@@ -1,0 +1,97 @@
+"""The exploration-versus-cooperation benchmark (scripts/exploration_sweep.py) on a tiny grid."""
+
+import csv
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import exploration_sweep as sweep  # noqa: E402
+import reproduce  # noqa: E402
+
+from marl.algos.dqn import DQNConfig  # noqa: E402
+from marl.config import ConfigError  # noqa: E402
+
+# A 4 x 4 lattice for 48 steps: learning from step 8, evaluation from step 32.
+TINY = sweep.Sweep(
+    env="spatial_pd",
+    overrides=(
+        "+experiment=exploration_spd",
+        "env.args.size=4",
+        "total_steps=48",
+        "num_chunks=2",
+        "algo.buffer_size=320",
+        "algo.batch_size=8",
+        "algo.learning_starts=8",
+        "algo.learning_stops=32",
+        "algo.explore_steps=32",
+        "algo.target_every=8",
+    ),
+    sharing=sweep.SPD_SHARING,
+    explore_starts=(0.2, 0.6),
+    seeds=2,
+    env_param="dilemma",
+    env_values=(0.1, 0.4),
+)
+
+
+def test_quick_benchmark_writes_one_row_per_run_a_summary_and_figures(tmp_path, monkeypatch):
+    monkeypatch.setitem(sweep.PRESETS, ("spatial_pd", True), TINY)
+    argv = ["exploration_vs_cooperation", "--out", str(tmp_path), "--quick"]
+    assert reproduce.main(argv) == 0
+
+    with (tmp_path / "results.csv").open() as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames) == sweep.SPD_COLUMNS
+        rows = list(reader)
+    runs = {(r["sharing"], float(r["Dr"]), float(r["tau_init"]), int(r["seed"])) for r in rows}
+    expected = {
+        (s, d, t, k) for s in TINY.sharing for d in (0.1, 0.4) for t in (0.2, 0.6) for k in (0, 1)
+    }
+    assert len(rows) == len(expected) and runs == expected
+    for row in rows:
+        assert 0.0 <= float(row["cooperation"]) <= 1.0
+        assert math.isfinite(float(row["q_gap_all_c"]))
+        # B: the mean temperature of the schedule's first half lies between its ends
+        assert 0.1 < float(row["B"]) < float(row["tau_init"])
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    results = summary["results"]
+    assert len(results["table"]) == 3 * 2 * 2  # sharing x Dr x tau, means over seeds
+    assert all(entry["seeds"] == 2 for entry in results["table"])
+    for name in results["files"]:
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG" or name.endswith(".csv")
+    assert {"cooperation_vs_B.png", "q_gap_vs_B.png"} <= set(results["files"])
+
+
+def test_a_cell_of_the_vmapped_grid_equals_that_cell_run_alone():
+    shared = replace(TINY, sharing={"shared": ()})
+    rows = sweep.run_mode(shared, "shared", print)["rows"]
+    grid = {(r["Dr"], r["tau_init"], r["seed"]): r for r in rows}
+    alone = replace(shared, env_values=(0.4,), explore_starts=(0.6,))
+    for row in sweep.run_mode(alone, "shared", print)["rows"]:
+        twin = grid[0.4, 0.6, row["seed"]]
+        assert row["cooperation"] == pytest.approx(twin["cooperation"], abs=1e-6)
+        assert row["q_gap_all_c"] == pytest.approx(twin["q_gap_all_c"], rel=1e-5, abs=1e-6)
+
+
+def test_exploration_intensity_is_the_papers_075_tau_plus_0025():
+    config = DQNConfig(
+        exploration="boltzmann", explore_end=0.1, explore_steps=95_000, learning_stops=95_000
+    )
+    for tau in (0.127, 0.727):
+        assert sweep.exploration_intensity(config, tau) == pytest.approx(0.75 * tau + 0.025, 1e-4)
+
+
+def test_bad_choices_fail_before_anything_compiles(tmp_path):
+    with pytest.raises(ConfigError, match="--env"):
+        sweep.exploration_vs_cooperation(tmp_path, True, env="nowhere")
+    with pytest.raises(ConfigError, match="seeds"):
+        sweep.check_sweep(replace(TINY, seeds=0))
+    with pytest.raises(SystemExit):  # a reproduction without an env choice refuses --env
+        reproduce.main(["lola_ipd", "--out", str(tmp_path), "--env", "harvest"])
