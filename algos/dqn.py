@@ -20,9 +20,9 @@ double-DQN steps (once `learning_starts` time steps have passed).
   replay samples look their Q up, which gives the same values as running the network on
   each observation and costs far less when agents outnumber the states. There `q_table:
   true` replaces the network by the table itself (one exact Q per state and action),
-  trained by batched tabular Q-learning: each sampled entry moves by `table_lr` times the
-  mean Huber gradient (the TD error clipped to [-1, 1]) of the samples that hit it; the
-  optimiser settings (lr, weight decay, clipping) are the network's and do not apply.
+  trained by batched tabular Q-learning on the same targets: each sampled entry moves by
+  `table_lr` times the mean TD error of the samples that hit it; the network's optimiser
+  settings (lr, weight decay, clipping) and its Huber loss do not apply.
 - The exploration start (epsilon or temperature) and the env params live in the state
   as arrays, so a sweep can vmap over them inside one compiled program
   (`init(key, env_params=..., explore_start=...)`).
@@ -379,18 +379,21 @@ class DQN:
             self._q_single(target_params, batch["next_obs"]),
         )
         td = q_taken - jax.lax.stop_gradient(targets)
-        loss = optax.huber_loss(td)
         if self.config.q_table:
+            loss = 0.5 * td**2  # a table: plain Q-learning (see _table_gradient)
             # Each table entry takes the mean gradient of the samples that hit it: weight
             # each sample by 1 / (samples in the batch with its state and action).
             entry = batch["obs"] * self.num_actions + batch["action"]
             hits = (entry[..., :, None] == entry[..., None, :]).sum(-1)
             return (loss / hits).sum(), {"loss/td": loss.mean()}
+        loss = optax.huber_loss(td)
         return loss.mean(), {"loss/td": loss.mean()}
 
     def _table_gradient(self, params, target_params, batch):
         """Per sample of one bank's batch, its share of `jax.grad(self._loss)` of a Q-table:
-        clip(td, -1, 1) (the Huber gradient) over the hits of its entry; and the loss."""
+        td over the hits of its entry, so each entry moves by table_lr times its samples'
+        mean TD error (tabular Q-learning; Huber's clipping would move every entry far
+        from its target by the same table_lr per hit, whatever its value); and the loss."""
         table, target = params["table"], target_params["table"]
         q_taken = table[batch["obs"], batch["action"]]
         targets = double_dqn_targets(
@@ -399,7 +402,7 @@ class DQN:
         td = q_taken - targets
         entry = batch["obs"] * self.num_actions + batch["action"]
         hits = (entry[:, None] == entry[None, :]).sum(-1)
-        return jnp.clip(td, -1.0, 1.0) / hits, optax.huber_loss(td).mean()
+        return td / hits, (0.5 * td**2).mean()
 
     def _table_step(self, params, target_params, batch):
         """SGD on the tables, written as a scatter-add of each sample's gradient share into

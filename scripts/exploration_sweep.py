@@ -29,9 +29,10 @@ columns `sharing, epsilon_start, B, seed, episode_return, efficiency, equality,
 sustainability, peace`; figure `harvest_vs_epsilon.png`.
 
 Independent learners on the spatial PD use the exact Q-table the spec allows (32 states
-x 2 actions per agent, `algo.q_table=true`, step size `table_lr`) with 16 own
-transitions per gradient step: 900 networks with 256-sample batches are out of reach of
-a 2-core CPU, and a table has no representation to share or entangle.
+x 2 actions per agent, `algo.q_table=true`: tabular Double Q-learning with step size
+`table_lr`) with 16 own transitions per gradient step: hundreds of networks with
+256-sample batches are out of reach of a 2-core CPU, and a table has no representation
+to share or entangle.
 """
 
 from __future__ import annotations
@@ -103,9 +104,10 @@ SPD_SHARING = {
 }
 TABLE_NOTE = (
     "independent: one exact Q-table (32 states x 2 actions) per agent, batched tabular "
-    "Double Q-learning on 5-step returns with step size table_lr = 0.1 and 16 of the "
-    "agent's own transitions per gradient step (the network settings lr, weight decay "
-    "and clipping do not apply to a table)"
+    "Double Q-learning on the same 5-step returns, replay and target copies: each sampled "
+    "entry moves by table_lr = 0.1 times the mean TD error of its samples, 16 of the "
+    "agent's own transitions per gradient step (a network's lr, weight decay, clipping "
+    "and Huber loss do not apply to a table)"
 )
 
 # The paper's protocol on a 20 x 20 lattice: a 30 x 30 sweep takes about 3 times as long
@@ -173,7 +175,7 @@ HARVEST_FULL = Sweep(
         "algo.num_steps=8",
         "algo.gradient_steps=2",
         "algo.batch_size=256",
-        "algo.buffer_size=2000000",
+        "algo.buffer_size=500000",
         "algo.learning_starts=5000",
         "algo.explore_steps=250000",
         "algo.learning_stops=450000",
@@ -308,7 +310,9 @@ def run_mode(spec: Sweep, sharing: str, log=print) -> dict:
     run_chunk = compile_fast(jax.jit(chunk, donate_argnums=0).lower(state))
     compile_s = time.perf_counter() - tick
 
-    learning_stops = config.learning_stops or plan.steps_per_chunk * (plan.num_chunks - 1)
+    # Schedules count time steps (steps of each env); an update takes num_steps of them.
+    chunk_time = plan.updates_per_chunk * config.num_steps
+    learning_stops = config.learning_stops or chunk_time * (plan.num_chunks - 1)
     headline = "step/cooperation_rate" if spec.env == "spatial_pd" else "efficiency"
     evaluation, learning_tail, curves = [], None, []
     tick = time.perf_counter()
@@ -316,7 +320,7 @@ def run_mode(spec: Sweep, sharing: str, log=print) -> dict:
         state, metrics = run_chunk(state)
         metrics = jax.device_get(metrics)
         first = index * plan.updates_per_chunk
-        start_times = (first + np.arange(plan.updates_per_chunk)) * plan.steps_per_update
+        start_times = (first + np.arange(plan.updates_per_chunk)) * config.num_steps
         evaluating = start_times >= learning_stops
         if evaluating.any():
             evaluation.append({k: v[evaluating] for k, v in metrics.items()})
@@ -326,7 +330,7 @@ def run_mode(spec: Sweep, sharing: str, log=print) -> dict:
         curves.append(np.asarray(per_cell.get(headline, np.full(len(cells), np.nan))))
         log(
             f"[{sharing}] chunk {index + 1}/{plan.num_chunks}: "
-            f"{(index + 1) * plan.steps_per_chunk} steps, {time.perf_counter() - tick:.0f} s, "
+            f"{(index + 1) * chunk_time} steps, {time.perf_counter() - tick:.0f} s, "
             f"mean {headline} {np.nanmean(curves[-1]):.3f}"
         )
     run_s = time.perf_counter() - tick
@@ -357,18 +361,19 @@ def run_mode(spec: Sweep, sharing: str, log=print) -> dict:
             row.update({k: float(evaluated.get(k, missing)[i]) for k in HARVEST_COLUMNS[4:]})
             columns = HARVEST_COLUMNS
         rows.append({k: row[k] for k in columns})
-    total_steps = plan.steps_per_chunk * plan.num_chunks
+    env_steps = plan.steps_per_chunk * plan.num_chunks  # over all envs of a run
     return {
         "rows": rows,
         "curves": np.stack(curves, 1),  # [cells, chunks]
-        "chunk_steps": plan.steps_per_chunk,
+        "chunk_steps": chunk_time,
         "compile_s": compile_s,
         "run_s": run_s,
         "cells": len(cells),
-        "env_steps_per_s": total_steps * len(cells) / run_s,
-        "agent_steps_per_s": total_steps * len(cells) * env.num_agents / run_s,
+        "env_steps_per_s": env_steps * len(cells) / run_s,
+        "agent_steps_per_s": env_steps * len(cells) * env.num_agents / run_s,
         "num_agents": env.num_agents,
-        "total_steps": total_steps,
+        "time_steps": chunk_time * plan.num_chunks,  # per env
+        "env_steps": env_steps,
         "learning_stops": learning_stops,
         "config": {k: v for k, v in cfg.algo.items() if k != "network"} | {"env": cfg.env.args},
     }

@@ -193,10 +193,9 @@ def test_bit_vector_observations_are_looked_up_by_state_with_the_network_values(
     np.testing.assert_allclose(looked_up, direct, rtol=1e-5, atol=1e-6)
 
 
-def test_q_table_step_is_sgd_on_the_per_entry_mean_huber_loss():
+def test_q_table_step_is_sgd_on_the_per_entry_mean_squared_td_loss():
     trainer = make("spatial_pd", env_args={"size": 3}, sharing="independent", q_table=True)
-    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    table = jax.random.normal(jax.random.PRNGKey(1), state.params["table"].shape)
+    table = jax.random.normal(jax.random.PRNGKey(1), (trainer.num_banks, 32, 2))
     params, target = {"table": table}, {"table": table[:, ::-1]}
     k = jax.random.split(jax.random.PRNGKey(2), 4)
     shape = (trainer.num_banks, 6)
@@ -207,8 +206,8 @@ def test_q_table_step_is_sgd_on_the_per_entry_mean_huber_loss():
         "discount": jnp.full(shape, 0.9),
         "next_obs": jax.random.randint(k[3], shape, 0, 3),
     }
-    stepped, _ = trainer._table_step(params, target, batch)
-    grads, _ = jax.vmap(jax.grad(trainer._loss, has_aux=True))(params, target, batch)
+    stepped, _ = jax.jit(trainer._table_step)(params, target, batch)
+    grads, _ = jax.jit(jax.vmap(jax.grad(trainer._loss, has_aux=True)))(params, target, batch)
     expected = table - trainer.config.table_lr * grads["table"]
     np.testing.assert_allclose(stepped["table"], expected, rtol=1e-5, atol=1e-6)
     assert not np.allclose(stepped["table"], table)
