@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -24,13 +23,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from hydra import compose, initialize_config_module  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+from runs import train_experiment  # noqa: E402 (scripts/ is on sys.path)
 
 from marl.algos.lola import STATES  # noqa: E402
 from marl.evaluate import evaluate  # noqa: E402
 from marl.policy import load_run  # noqa: E402
-from marl.train import train  # noqa: E402
 
 # The issue's targets for AA on the IPD, each to hold in at least 7 of 8 seeds.
 IPD_TARGETS = {
@@ -39,23 +36,6 @@ IPD_TARGETS = {
     "p_cooperate_CD": ("<", 0.1),
     "reward_per_step": (">", -1.5),
 }
-
-
-def _train(out: Path, name: str, *overrides: str) -> tuple[list[dict], Path]:
-    """Train with the composed Hydra config plus overrides; (metrics rows, run dir)."""
-    with initialize_config_module("marl.configs", version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                *overrides,
-                f"run_dir={out / name}",
-                "wandb.mode=disabled",
-                "progress=false",
-            ],
-        )
-    run_dir = train(OmegaConf.to_container(cfg, resolve=True))
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return rows, run_dir
 
 
 def finite_horizon_reward(p1, p2, payoff, horizon: int) -> np.ndarray:
@@ -98,7 +78,7 @@ def aa_ipd(out: Path, quick: bool) -> dict:
     results, curves = {}, {}
     for name, experiment in (("aa", "aa_ipd"), ("naive_pg", "aa_ipd_naive")):
         tick = time.perf_counter()
-        rows, run_dir = _train(out, name, f"+experiment={experiment}", *quick_overrides)
+        rows, run_dir = train_experiment(out, name, f"+experiment={experiment}", *quick_overrides)
         wall = time.perf_counter() - tick
         policies = _ipd_policies(run_dir)
         p_c = policies["p_cooperate"][:, 0]  # seat 0; the policy is shared by both seats
@@ -195,7 +175,7 @@ def aa_harvest(out: Path, quick: bool) -> dict:
     results, series = {}, {}
     for name, experiment in (("paa", "aa_harvest"), ("ppo", "aa_harvest_ppo")):
         tick = time.perf_counter()
-        rows, _ = _train(out, name, f"+experiment={experiment}", *overrides)
+        rows, _ = train_experiment(out, name, f"+experiment={experiment}", *overrides)
         series[name] = _harvest_series(rows)
         results[name] = {
             "final": {k: series[name][k][-1] for k in HARVEST_METRICS},
@@ -258,7 +238,7 @@ def aa_coin_game(out: Path, quick: bool) -> dict:
     results, curves = {}, {}
     for name, experiment in (("paa", "aa_coin_game"), ("ppo", "aa_coin_game_ppo")):
         tick = time.perf_counter()
-        rows, run_dir = _train(out, name, f"+experiment={experiment}", *overrides)
+        rows, run_dir = train_experiment(out, name, f"+experiment={experiment}", *overrides)
         train_wall = time.perf_counter() - tick
         results[name] = {
             **_coin_evaluation(run_dir, quick),

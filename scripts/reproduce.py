@@ -20,27 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from aa_reproductions import aa_coin_game, aa_harvest, aa_ipd  # noqa: E402 (scripts/ is on sys.path)
 from exploration_sweep import exploration_vs_cooperation  # noqa: E402
-from hydra import compose, initialize_config_module  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+from runs import train_experiment  # noqa: E402
 
 from marl.algos.lola import STATES  # noqa: E402
-from marl.train import train  # noqa: E402
-
-
-def run_experiment(out: Path, name: str, *overrides: str) -> list[dict]:
-    """Train with the Hydra config `+experiment=...` plus overrides; return metrics rows."""
-    with initialize_config_module("marl.configs", version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=[
-                *overrides,
-                f"run_dir={out / name}",
-                "wandb.mode=disabled",
-                "progress=false",
-            ],
-        )
-    run_dir = train(OmegaConf.to_container(cfg, resolve=True))
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 def lola_ipd(out: Path, quick: bool) -> dict:
@@ -53,7 +35,7 @@ def lola_ipd(out: Path, quick: bool) -> dict:
     results, curves = {}, {}
     for name, learners in pairings.items():
         tick = time.perf_counter()
-        rows = run_experiment(out, name, "+experiment=lola_ipd", f"algo.learners=[{learners}]")
+        rows, _ = train_experiment(out, name, "+experiment=lola_ipd", f"algo.learners=[{learners}]")
         last = rows[-1]
         results[name] = {
             "reward_per_step": {
