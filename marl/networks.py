@@ -28,6 +28,38 @@ class NetworkConfig:
     activation: str = "tanh"
 
 
+class Conv3x3(nn.Module):
+    """A 3x3 'SAME' convolution written as shifted slices and one matrix product (im2col).
+
+    Same parameters and initialisation as `nn.Conv(features, (3, 3))` (kernel [3, 3, in,
+    out], bias [out]), so the two are interchangeable. Why not `nn.Conv`: inside a jitted
+    PPO update, XLA on CPU compiles the kernel gradient as a convolution whose window is
+    the whole image and runs it as a naive loop (../shared/specs/PERFORMANCE.md): one PPO
+    update of 64 env-steps on gathering took 11 s with `nn.Conv` and 0.63 s with this.
+    Alone, XLA's convolutions are faster than im2col, but a custom gradient that kept them
+    for the forward pass and the input gradient was slower in the whole update (measured).
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x):
+        channels = x.shape[-1]
+        kernel = self.param(
+            "kernel", nn.initializers.lecun_normal(), (3, 3, channels, self.features)
+        )
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        height, width = x.shape[-3:-1]
+        padded = jnp.pad(x, [(0, 0)] * (x.ndim - 3) + [(1, 1), (1, 1), (0, 0)])
+        # patches[..., h, w, (3 * di + dj) * C + c] = padded[..., h + di, w + dj, c], the
+        # row order of the kernel reshaped to [9 * C, out].
+        shifted = [
+            padded[..., di : di + height, dj : dj + width, :] for di in range(3) for dj in range(3)
+        ]
+        patches = jnp.concatenate(shifted, axis=-1)
+        return patches @ kernel.reshape(9 * channels, self.features) + bias
+
+
 class Torso(nn.Module):
     """CNN over [..., H, W, C] grids, then dense layers; an MLP sees flat vectors [..., D]."""
 
@@ -38,8 +70,8 @@ class Torso(nn.Module):
         act = ACTIVATIONS[self.config.activation]
         x = obs.astype(jnp.float32)
         if self.config.torso == "cnn":
-            for width in self.config.channels:
-                x = act(nn.Conv(width, (3, 3), padding="SAME")(x))
+            for i, width in enumerate(self.config.channels):
+                x = act(Conv3x3(width, name=f"Conv_{i}")(x))
             x = x.reshape(*x.shape[:-3], -1)
         for width in self.config.hidden:
             x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
