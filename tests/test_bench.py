@@ -75,6 +75,49 @@ def test_train_rejects_an_env_without_a_config_and_steps(capsys):
     assert "--updates" in capsys.readouterr().err
 
 
+def test_train_set_overrides_reach_the_trainer(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    argv = ["--train", "--envs", "ipd", "--num-envs", "2", "--updates", "1", "--repeats", "1"]
+    assert bench.main([*argv, "--set", "algo.network.hidden=[8]", "--json", str(path)]) == 0
+
+    (row,) = json.loads(path.read_text())["train"]
+    assert row["overrides"][-1] == "algo.network.hidden=[8]"  # after the benchmark's own
+    assert "algo.num_envs=2" in row["overrides"]
+    # One hidden layer of 8 in the actor and in the critic, on 5 ipd features, 2 actions.
+    assert row["params"] == 2 * (5 * 8 + 8) + (8 * 2 + 2) + (8 + 1)
+    assert row["network"].startswith("mlp 8 tanh")
+    assert "network: mlp 8 tanh" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("algo.nope=1", "algo.nope"),  # Hydra: not a key of the config
+        ("algo.network.torso=rnn", "rnn"),  # marl.train.setup: not an allowed value
+        ("algo.num_envs=8", "--num-envs"),  # the benchmark's own key
+        ("algo.lr", "KEY=VALUE"),  # not an override
+    ],
+)
+def test_train_bad_set_exits_naming_it_before_compiling(override, named, monkeypatch, capsys):
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled despite a bad --set")
+
+    monkeypatch.setattr(bench.train, "time_compiled", no_compiling)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--train", "--envs", "ipd", "--num-envs", "2", "--set", override])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert named in captured.err and "--set" in captured.err
+    assert captured.out == ""  # nothing ran
+
+
+def test_set_without_train_is_an_argument_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--envs", "ipd", "--set", "algo.lr=0.1"])
+    assert exit_info.value.code == 2
+    assert "--train" in capsys.readouterr().err
+
+
 def test_train_num_envs_are_smaller_for_envs_with_many_agents():
     many, few = bench.train_num_envs(900, quick=False), bench.train_num_envs(2, quick=False)
     assert len(many) == len(few) and all(m < f for m, f in zip(many, few, strict=True))
