@@ -40,7 +40,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jax
@@ -535,10 +535,30 @@ def harvest_figures(spec: Sweep, rows: list[dict], out: Path) -> list[str]:
 
 
 # ---- the reproduce.py entry -------------------------------------------------------------
-def exploration_vs_cooperation(out: Path, quick: bool, env: str = "spatial_pd") -> dict:
-    """The benchmark for reproduce.py: the preset for `env` (spatial_pd or harvest)."""
+def exploration_vs_cooperation(
+    out: Path,
+    quick: bool,
+    env: str = "spatial_pd",
+    seeds: int | None = None,
+    sharing: str | None = None,
+) -> dict:
+    """The benchmark for reproduce.py: the preset for `env` (spatial_pd or harvest), with
+    optionally another number of seeds or a comma-separated subset of its sharing modes."""
     if (env, quick) not in PRESETS:
         choices = sorted({name for name, _ in PRESETS})
         raise ConfigError(f"exploration_vs_cooperation: --env {env!r}; choose from {choices}")
+    spec = PRESETS[env, quick]
+    if seeds is not None:
+        spec = replace(spec, seeds=seeds)
+    if sharing is not None:
+        modes = [m.strip() for m in sharing.split(",") if m.strip()]
+        unknown = [m for m in modes if m not in spec.sharing]
+        if unknown or not modes:
+            raise ConfigError(
+                f"exploration_vs_cooperation: --sharing {sharing!r}; choose from "
+                f"{', '.join(spec.sharing)}"
+            )
+        spec = replace(spec, sharing={m: spec.sharing[m] for m in modes})
+    check_sweep(spec)
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    return run_sweep(PRESETS[env, quick], Path(out), log)
+    return run_sweep(spec, Path(out), log)

@@ -103,10 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="output folder")
     parser.add_argument("--quick", action="store_true", help="smaller settings where offered")
     parser.add_argument("--env", default=None, help="environment, where a reproduction offers one")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds, where offered")
+    parser.add_argument(
+        "--sharing", default=None, help="comma-separated sharing modes, where offered"
+    )
     args = parser.parse_args(argv)
-    options = {} if args.env is None else {"env": args.env}
-    if options and "env" not in inspect.signature(REPRODUCTIONS[args.name]).parameters:
-        parser.error(f"{args.name} offers no --env choice")
+    options = {k: getattr(args, k) for k in ("env", "seeds", "sharing")}
+    options = {k: v for k, v in options.items() if v is not None}
+    offered = inspect.signature(REPRODUCTIONS[args.name]).parameters
+    for key in options:
+        if key not in offered:
+            parser.error(f"{args.name} offers no --{key} choice")
     out = args.out or Path("reproductions") / args.name
     out.mkdir(parents=True, exist_ok=True)
     tick = time.perf_counter()

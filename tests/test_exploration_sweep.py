@@ -95,3 +95,9 @@ def test_bad_choices_fail_before_anything_compiles(tmp_path):
         sweep.check_sweep(replace(TINY, seeds=0))
     with pytest.raises(SystemExit):  # a reproduction without an env choice refuses --env
         reproduce.main(["lola_ipd", "--out", str(tmp_path), "--env", "harvest"])
+    with pytest.raises(ConfigError, match="--sharing"):
+        sweep.exploration_vs_cooperation(tmp_path, True, sharing="shared,everyone")
+    with pytest.raises(ConfigError, match="seeds"):
+        sweep.exploration_vs_cooperation(tmp_path, True, seeds=0)
+    with pytest.raises(SystemExit):
+        reproduce.main(["lola_ipd", "--out", str(tmp_path), "--seeds", "3"])
