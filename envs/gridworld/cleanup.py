@@ -7,7 +7,8 @@ keeps accumulating in the river and a cleaning beam removes it. Eating an apple 
 cleaning gives nothing, so every agent would rather eat while others clean: selfish
 learners free-ride and the orchard dies. Agents can also zap each other.
 
-Rules, in the order of one step (engine rules in `engine.py`):
+Rules, in the order of one step (engine rules in `engine.py`, the pieces every apple game
+shares in `apples.py`):
 1. Movement: turns and relative moves of the agents on the map; walls and other agents
    block (river and waste cells are walkable); a contested cell goes to a uniformly
    random claimant; no swaps.
@@ -48,13 +49,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marl.env import Env, is_concrete
+from marl.env import is_concrete
 from marl.envs.gridworld import engine
+from marl.envs.gridworld.apples import AppleGame
 from marl.envs.gridworld.engine import FIRE_ZAP, Agents, Beam, GridEngine, View
 from marl.envs.gridworld.maps import Layout
 from marl.registry import EnvSpec, register
-from marl.spaces import Box, Discrete
-from marl.validation import check_choice, check_range
+from marl.validation import check_range
 
 FIRE_CLEAN = 8
 ACTION_NAMES = (*engine.ACTION_NAMES, "FIRE_CLEAN")
@@ -204,7 +205,7 @@ _INT_PARAMS = (
 )
 
 
-class Cleanup(Env):
+class Cleanup(AppleGame):
     """Cleanup on a static map; see the module docstring for the rules."""
 
     episode_events = (
@@ -216,6 +217,9 @@ class Cleanup(Env):
         "apples_left",
         "dirt",
     )
+    action_names = ACTION_NAMES
+    _params_type = CleanupParams
+    _int_params = _INT_PARAMS
 
     def __init__(
         self,
@@ -235,19 +239,10 @@ class Cleanup(Env):
         final_obs: bool = False,
     ):
         super().__init__(final_obs=final_obs)
-        check_choice("cleanup", "variant", variant, set(PRESETS))
-        preset = PRESETS[variant]
-        self.variant = variant
-        self.map_name = preset.map_name if map_name is None else map_name
-        check_choice("cleanup", "map_name", self.map_name, set(LEGENDS))
-        self.num_agents = preset.num_agents if num_agents is None else num_agents
-        if self.num_agents < 1:
-            raise ValueError(f"cleanup: num_agents must be >= 1, got {self.num_agents}")
+        preset = self._choose_preset("cleanup", PRESETS, LEGENDS, variant, map_name, num_agents)
+        self._set_max_zap(max_zap_length, max_zap_radius)
         p = preset.params
-        self._preset_params = p
         pick = lambda value, default: default if value is None else value  # noqa: E731
-        self.max_zap_length = pick(max_zap_length, p["zap_length"])
-        self.max_zap_radius = pick(max_zap_radius, p["zap_radius"])
         self.max_clean_length = pick(max_clean_length, p["clean_length"])
         self.max_clean_radius = pick(max_clean_radius, p["clean_radius"])
         self.clean_stopped_by_agents = bool(
@@ -266,14 +261,10 @@ class Cleanup(Env):
         # Cells that can hold waste, in map order; which of them start dirty.
         self.waste_cells = layout.cells(legend.waste + legend.river)
         self.initial_waste = layout.mask(legend.waste).ravel()[self.waste_cells]
-        spawn = layout.cells(legend.spawn)
-        n = self.num_agents
         self.engine = GridEngine(
             walls,
-            n,
-            spawn_cells=spawn,
-            initial_spawn=np.ones((n, len(spawn)), bool),
-            respawn=np.ones(len(spawn), bool),
+            self.num_agents,
+            spawn_cells=layout.cells(legend.spawn),
             map_channels=MAP_CHANNELS,
             view=View(view_ahead, view_behind, view_side, view_side),
             beams=(
@@ -287,23 +278,10 @@ class Cleanup(Env):
                 ),
             ),
         )
-        # Cell -> index into the apple / waste vectors (their length where there is none,
-        # and for "off the map" at index H*W).
-        size = layout.height * layout.width + 1
-        self._apple_index = np.full(size, len(self.apple_cells), np.int32)
-        self._apple_index[self.apple_cells] = np.arange(len(self.apple_cells))
-        self._waste_index = np.full(size, len(self.waste_cells), np.int32)
-        self._waste_index[self.waste_cells] = np.arange(len(self.waste_cells))
+        self._apple_index = self.engine.lookup(self.apple_cells)
+        self._waste_index = self.engine.lookup(self.waste_cells)
 
     # ---- params --------------------------------------------------------------------------------
-    @property
-    def default_params(self) -> CleanupParams:
-        values = {
-            k: jnp.asarray(v, jnp.int32 if k in _INT_PARAMS else jnp.float32)
-            for k, v in self._preset_params.items()
-        }
-        return CleanupParams(**values)
-
     def check_params(self, params: CleanupParams) -> None:
         name = self.name
         check_range(name, "apple_reward", params.apple_reward)
@@ -320,12 +298,7 @@ class Cleanup(Env):
         check_range(name, "waste_spawn_prob", params.waste_spawn_prob, 0.0, 1.0)
         check_range(name, "waste_start_step", params.waste_start_step, 0)
         check_range(name, "waste_spawn_max_dirt", params.waste_spawn_max_dirt, 0.0, 1.0)
-        check_range(name, "zap_length", params.zap_length, 0, self.max_zap_length)
-        check_range(name, "zap_radius", params.zap_radius, 0, self.max_zap_radius)
-        check_range(name, "zap_cooldown", params.zap_cooldown, 0)
-        check_range(name, "zap_timeout", params.zap_timeout, 0)
-        check_range(name, "zap_cost", params.zap_cost)
-        check_range(name, "zap_penalty", params.zap_penalty)
+        self._check_zap_params(params)
         check_range(name, "clean_length", params.clean_length, 0, self.max_clean_length)
         check_range(name, "clean_radius", params.clean_radius, 0, self.max_clean_radius)
         check_range(name, "clean_cooldown", params.clean_cooldown, 0)
@@ -352,31 +325,20 @@ class Cleanup(Env):
         u_grow = u[2 * n : 2 * n + a]
         u_waste, u_waste_cell = u[2 * n + a], u[2 * n + a + 1]
         u_spawn = u[2 * n + a + 2 :]
-        agents = state.agents
-        on_map = agents.on_map
+        on_map = state.agents.on_map
 
         # 1. Movement.
-        agents = eng.move(agents, actions, u_priority)
+        agents = eng.move(state.agents, actions, u_priority)
 
         # 2. Eating.
-        cells = jnp.where(on_map, eng.cells_of(agents.pos), eng.num_cells)
-        apple_at = jnp.asarray(self._apple_index)[cells]
-        eaten = jnp.append(state.apples, False)[apple_at]
-        apples = state.apples.at[jnp.where(eaten, apple_at, a + 1)].set(False, mode="drop")
-        reward = params.apple_reward * eaten
+        eaten, gone, reward = self._eat(state.apples, agents, params)
+        apples = state.apples & ~gone
 
         # 3. Beams: zap and clean, both from the cells after movement.
-        zapping = eng.ready(agents, actions, "zap")
-        zap = eng.fire("zap", agents, zapping, params.zap_length, params.zap_radius)
-        zapped = zap.received
+        zapping, zapped, reward = self._zap(agents, actions, reward, params)
         cleaning = eng.ready(agents, actions, "clean")
         waste, cleaned = self._clean(agents, cleaning, state.waste, u_credit, params)
-        reward = (
-            reward
-            - params.zap_cost * zapping
-            - params.zap_penalty * zapped
-            - params.clean_cost * cleaning
-        )
+        reward = reward - params.clean_cost * cleaning
         fired = jnp.stack([zapping, cleaning], axis=1)
         cooldown = jnp.stack([params.zap_cooldown, params.clean_cooldown])
         agents = eng.tick_cooldowns(agents, fired, cooldown, on_map)
@@ -384,7 +346,7 @@ class Cleanup(Env):
 
         # 4. Apple growth, on apple cells with no apple and no agent.
         dirt = self.dirt_fraction(waste)
-        apples = self._grow(apples, agents, dirt, u_grow, params)
+        apples = self._grow_apples(apples, agents, u_grow, self.growth_probability(dirt, params))
 
         # 5. Waste.
         waste = self._pollute(waste, dirt, state.t, u_waste, u_waste_cell, params)
@@ -394,21 +356,11 @@ class Cleanup(Env):
 
         # 7. Time.
         t = state.t + 1
-        truncated = t >= params.episode_length
-        info = {
-            "terminated": jnp.asarray(False),
-            "truncated": truncated,
-            "apples": eaten.astype(jnp.float32),
-            "fired": zapping,
-            "zapped": zapped,
-            "clean_fired": cleaning,
-            "cleaned": cleaned,
-            "timed_out": ~agents.on_map,
-            "apples_left": apples.sum().astype(jnp.int32),
-            "dirt": self.dirt_fraction(waste),
-        }
+        events = dict(fired=zapping, zapped=zapped, clean_fired=cleaning, cleaned=cleaned)
+        info = self._step_info(t, params, eaten, apples, agents, **events)
+        info["dirt"] = self.dirt_fraction(waste)
         state = CleanupState(agents=agents, apples=apples, waste=waste, t=t)
-        return state, reward.astype(jnp.float32), truncated, info
+        return state, reward.astype(jnp.float32), info["truncated"], info
 
     def dirt_fraction(self, waste: jax.Array) -> jax.Array:
         """float32[]: the share of the cells that can hold waste that hold it."""
@@ -441,13 +393,6 @@ class Cleanup(Env):
         cleaned = (hit & (draw == best[target])).sum((1, 2), dtype=jnp.int32)
         return waste & ~removed, cleaned
 
-    def _grow(self, apples, agents, dirt, u, params):
-        a = len(self.apple_cells)
-        cells = jnp.where(agents.on_map, self.engine.cells_of(agents.pos), self.engine.num_cells)
-        occupied = jnp.zeros(a + 1, bool).at[jnp.asarray(self._apple_index)[cells]].set(True)[:a]
-        grow = ~apples & ~occupied & (u < self.growth_probability(dirt, params))
-        return apples | grow
-
     def _pollute(self, waste, dirt, t, u, u_cell, params):
         """One uniformly random clean cell turns to waste, when the rule allows it."""
         clean = ~waste
@@ -470,19 +415,6 @@ class Cleanup(Env):
             (self.waste_cells, state.waste, WASTE_CHANNEL),
         )
 
-    def observe(self, state: CleanupState, params) -> jax.Array:
-        return self.engine.observe(state.agents, self._layers(state))
-
-    @property
-    def channel_names(self) -> tuple[str, ...]:
-        return self.engine.channel_names
-
-    def observation_space(self, params=None) -> Box:
-        return Box(0, 1, self.engine.observation_shape, jnp.uint8)
-
-    def action_space(self, params=None) -> Discrete:
-        return Discrete(len(ACTION_NAMES))
-
     # ---- rendering -----------------------------------------------------------------------------
     def render(self, state: CleanupState, params) -> jax.Array:
         """The whole map: walls, sand, grass under apple cells, water, waste (brown),
@@ -499,9 +431,8 @@ class Cleanup(Env):
         rgb[np.isin(chars, list(legend.waste + legend.river + legend.water))] = WATER_RGB
         rgb[self.apple_cells] = GRASS_RGB
         waste = self._waste_at(state.waste)[: eng.num_cells]
-        apple = jnp.zeros(eng.num_cells, bool).at[self.apple_cells].set(state.apples)
         rgb = jnp.where(waste[:, None], jnp.asarray(WASTE_RGB, jnp.uint8), rgb)
-        rgb = jnp.where(apple[:, None], jnp.asarray(APPLE_RGB, jnp.uint8), rgb)
+        rgb = self._paint_apples(rgb, state.apples, APPLE_RGB)
         fired = state.agents.fired
         blocking = waste if self.clean_blocked_by_waste else None
         clean = eng.fire(
@@ -512,31 +443,25 @@ class Cleanup(Env):
             params.clean_radius,
             blocking,
         )
-        clean_cells = self._beam_cells(clean)
+        clean_cells = eng.covered_cells(clean)
         tinted = ((rgb.astype(jnp.uint16) + jnp.asarray(CLEAN_BEAM_RGB)) // 2).astype(jnp.uint8)
         rgb = jnp.where(clean_cells[:, None], tinted, rgb)
         zap = eng.fire("zap", state.agents, fired[:, ZAP], params.zap_length, params.zap_radius)
-        rgb = rgb.reshape(eng.height, eng.width, 3)
-        return eng.render(rgb, state.agents, self._beam_cells(zap))
-
-    def _beam_cells(self, hits) -> jax.Array:
-        n = self.engine.num_cells
-        return jnp.zeros(n + 1, bool).at[hits.cells].max(hits.covered)[:n]
+        return self._render(rgb, state.agents, zap)
 
     # ---- episode statistics --------------------------------------------------------------------
     def episode_metrics(self, totals, length):
         """Per agent-step rates of zaps fired, zaps received, cleaning shots and waste cells
         cleaned; apples eaten per agent in the episode; and the mean over the episode's
         steps of the apples on the map and of the dirt fraction."""
-        return {
-            "zap_rate": totals["fired"].mean(-1) / length,
-            "zapped_rate": totals["zapped"].mean(-1) / length,
-            "clean_beam_rate": totals["clean_fired"].mean(-1) / length,
-            "cleaning_rate": totals["cleaned"].mean(-1) / length,
-            "apples_per_agent": totals["apples"].mean(-1),
-            "apples_left": totals["apples_left"] / length,
-            "dirt_fraction": totals["dirt"] / length,
-        }
+        metrics = self._apple_metrics(
+            totals,
+            length,
+            zapped_rate="zapped",
+            clean_beam_rate="clean_fired",
+            cleaning_rate="cleaned",
+        )
+        return {**metrics, "dirt_fraction": totals["dirt"] / length}
 
 
 register(

@@ -24,8 +24,8 @@ A game plugs in by building one `GridEngine` from its map (walls, spawn points),
 `Beam("zap", FIRE_ZAP, ...)` and `Beam("clean", 8, ...)` whose `fire(..., blocking=waste)`
 returns the covered cells to clean; Gathering: a radius-0 tag beam as long as the map,
 with the hit-twice rule on `BeamHits.received` kept in the game's state. Resources live
-in the game's state as vectors over static cell lists and are shown by passing
-`layers` to `observe`.
+in the game's state as vectors over static cell lists (`lookup` maps a cell to its
+place in one) and are shown by passing `layers` to `observe`.
 
 Conventions. Facing 0 N, 1 E, 2 S, 3 W; positions are (row, col), row 0 at the top; a
 cell's flat index is `row * width + col`. Map channels are the game's: channel 0 is
@@ -178,7 +178,8 @@ class GridEngine:
     (default: walls only). Games paint their resources at observation time with
     `layers`, each a tuple (static flat cells int32[K], present bool[K], channel index).
     `spawn_cells`: int32[S] flat spawn points; `initial_spawn`: bool[N, S] where each
-    agent may start an episode; `respawn`: bool[S] where agents reappear after a timeout.
+    agent may start an episode; `respawn`: bool[S] where agents reappear after a timeout
+    (both default to every spawn point).
     """
 
     def __init__(
@@ -187,8 +188,8 @@ class GridEngine:
         num_agents: int,
         *,
         spawn_cells: np.ndarray,
-        initial_spawn: np.ndarray,
-        respawn: np.ndarray,
+        initial_spawn: np.ndarray | None = None,
+        respawn: np.ndarray | None = None,
         map_channels: Sequence[str] = ("wall",),
         static_channels: np.ndarray | None = None,
         view: View = View(),
@@ -224,9 +225,13 @@ class GridEngine:
 
         self.spawn_cells = np.asarray(spawn_cells, np.int32)
         self.spawn_pos = np.stack(np.divmod(self.spawn_cells, self.width), -1).astype(np.int32)
+        s = len(self.spawn_cells)
+        if initial_spawn is None:
+            initial_spawn = np.ones((num_agents, s), bool)
+        if respawn is None:
+            respawn = np.ones(s, bool)
         self.initial_spawn = np.asarray(initial_spawn, bool)
         self.respawn_points = np.asarray(respawn, bool)
-        s = len(self.spawn_cells)
         if self.initial_spawn.shape != (num_agents, s) or self.respawn_points.shape != (s,):
             raise ValueError("initial_spawn must be bool[N, S] and respawn bool[S]")
         if walls.ravel()[self.spawn_cells].any():
@@ -272,6 +277,13 @@ class GridEngine:
             if b.name == name:
                 return k
         raise ValueError(f"no beam {name!r}; beams: {[b.name for b in self.beams]}")
+
+    def lookup(self, cells: np.ndarray) -> np.ndarray:
+        """int32[H*W + 1]: each cell's position in the static cell list `cells` (a game's
+        resource vector), and len(cells) for the other cells and for "off the map" (H*W)."""
+        index = np.full(self.num_cells + 1, len(cells), np.int32)
+        index[cells] = np.arange(len(cells))
+        return index
 
     def _on_map_cells(self, agents: Agents, off: int) -> jax.Array:
         """Cells of the agents on the map; `off` for the others (a drop/sentinel index)."""
@@ -474,6 +486,11 @@ class GridEngine:
         covered_ij = jnp.take_along_axis(covered.reshape(self.num_agents, -1), flat, axis=1)
         hits = covered_ij & in_patch
         return BeamHits(fired=firing, hits=hits, covered=covered, cells=cells)
+
+    def covered_cells(self, hits: BeamHits) -> jax.Array:
+        """bool[H*W]: the cells covered by any of these beams (e.g. to draw them)."""
+        n = self.num_cells
+        return jnp.zeros(n + 1, bool).at[hits.cells].max(hits.covered)[:n]
 
     # ---- 3. timeouts and respawn -------------------------------------------------------------
     def remove(self, agents: Agents, hit: jax.Array, steps: jax.Array) -> Agents:

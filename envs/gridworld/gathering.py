@@ -8,7 +8,8 @@ is tagged: removed from the game for N_tagged steps. Tagging pays nothing by its
 only use is to have the apples to oneself for a while. The paper's finding: the scarcer
 the apples (higher N_apple), the more the players use the beam.
 
-Rules, in the order of one step (engine rules in `engine.py`):
+Rules, in the order of one step (engine rules in `engine.py`, the pieces every apple game
+shares in `apples.py`):
 1. Movement: turns and relative moves of the agents on the map; walls and other agents
    block; a contested cell goes to a uniformly random claimant; no swaps.
 2. Eating: an agent on a cell holding an apple eats it: `apple_reward` (+1); the apple
@@ -37,12 +38,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marl.env import Env
-from marl.envs.gridworld import engine
+from marl.envs.gridworld.apples import AppleGame
 from marl.envs.gridworld.engine import FIRE_ZAP, Agents, Beam, GridEngine, View
 from marl.envs.gridworld.maps import Layout, read_map
 from marl.registry import EnvSpec, register
-from marl.spaces import Box, Discrete
 from marl.validation import check_range
 
 MAP_NAME = "gathering.txt"
@@ -68,6 +67,7 @@ DEFAULTS = dict(
     episode_length=1000,  # Leibo et al. 2017
 )
 _FLOAT_PARAMS = ("apple_reward",)
+_INT_PARAMS = tuple(k for k in DEFAULTS if k not in _FLOAT_PARAMS)
 
 
 def load_layout() -> Layout:
@@ -99,10 +99,12 @@ class GatheringState:
     t: jax.Array  # int32[], steps taken in this episode
 
 
-class Gathering(Env):
+class Gathering(AppleGame):
     """Gathering on its static map; see the module docstring for the rules."""
 
     episode_events = ("apples", "fired", "hit", "tagged", "apples_left")
+    _params_type = GatheringParams
+    _int_params = _INT_PARAMS
 
     def __init__(
         self,
@@ -134,8 +136,6 @@ class Gathering(Env):
             walls,
             num_agents,
             spawn_cells=spawn,
-            initial_spawn=np.ones((num_agents, len(spawn)), bool),
-            respawn=np.ones(len(spawn), bool),
             map_channels=MAP_CHANNELS,
             view=View(view_ahead, view_behind, view_side, view_side),
             beams=(
@@ -148,22 +148,10 @@ class Gathering(Env):
                 ),
             ),
         )
-        # Cell -> apple index (A for cells without an apple, and for "off the map").
-        index = np.full(layout.height * layout.width + 1, len(self.apple_cells), np.int32)
-        index[self.apple_cells] = np.arange(len(self.apple_cells))
-        self._apple_index = index
+        self._apple_index = self.engine.lookup(self.apple_cells)
+        self._preset_params = dict(DEFAULTS, beam_length=self.max_beam_length)
 
     # ---- params --------------------------------------------------------------------------------
-    @property
-    def default_params(self) -> GatheringParams:
-        values = dict(DEFAULTS, beam_length=self.max_beam_length)
-        return GatheringParams(
-            **{
-                k: jnp.asarray(v, jnp.float32 if k in _FLOAT_PARAMS else jnp.int32)
-                for k, v in values.items()
-            }
-        )
-
     def check_params(self, params: GatheringParams) -> None:
         name = self.name
         check_range(name, "apple_reward", params.apple_reward)
@@ -189,24 +177,18 @@ class Gathering(Env):
 
     # ---- one step ------------------------------------------------------------------------------
     def transition(self, key, state: GatheringState, actions, params: GatheringParams):
-        eng, n, a = self.engine, self.num_agents, len(self.apple_cells)
+        eng, n = self.engine, self.num_agents
         # One draw for the whole step: move priorities, respawn.
         u = jax.random.uniform(key, (n + eng.spawn_uniforms,))
         u_priority, u_spawn = u[:n], u[n:]
-        agents = state.agents
-        on_map = agents.on_map
+        on_map = state.agents.on_map
 
         # 1. Movement.
-        agents = eng.move(agents, actions, u_priority)
+        agents = eng.move(state.agents, actions, u_priority)
 
         # 2. Eating.
-        cells = jnp.where(on_map, eng.cells_of(agents.pos), eng.num_cells)
-        apple_at = jnp.asarray(self._apple_index)[cells]
-        present = jnp.append(state.apple_timer == 0, False)
-        eaten = present[apple_at]  # agents stand on distinct cells: one eater per apple
-        gone = jnp.zeros(a + 1, bool).at[jnp.where(eaten, apple_at, a)].set(True)[:a]
+        eaten, gone, reward = self._eat(state.apple_timer == 0, agents, params)
         timer = jnp.where(gone, params.apple_respawn, state.apple_timer)
-        reward = params.apple_reward * eaten
 
         # 3. Beams and tagging.
         firing = eng.ready(agents, actions, "beam")
@@ -229,35 +211,15 @@ class Gathering(Env):
 
         # 6. Time.
         t = state.t + 1
-        truncated = t >= params.episode_length
-        apples_left = (timer == 0).sum().astype(jnp.int32)
-        info = {
-            "terminated": jnp.asarray(False),
-            "truncated": truncated,
-            "apples": eaten.astype(jnp.float32),
-            "fired": firing,
-            "hit": hit,
-            "tagged": tagged,
-            "timed_out": ~agents.on_map,
-            "apples_left": apples_left,
-        }
+        info = self._step_info(
+            t, params, eaten, timer == 0, agents, fired=firing, hit=hit, tagged=tagged
+        )
         state = GatheringState(agents=agents, apple_timer=timer, hits=hits, last_hit=last_hit, t=t)
-        return state, reward.astype(jnp.float32), truncated, info
+        return state, reward.astype(jnp.float32), info["truncated"], info
 
     # ---- observation ---------------------------------------------------------------------------
-    def observe(self, state: GatheringState, params) -> jax.Array:
-        layers = ((self.apple_cells, state.apple_timer == 0, APPLE_CHANNEL),)
-        return self.engine.observe(state.agents, layers)
-
-    @property
-    def channel_names(self) -> tuple[str, ...]:
-        return self.engine.channel_names
-
-    def observation_space(self, params=None) -> Box:
-        return Box(0, 1, self.engine.observation_shape, jnp.uint8)
-
-    def action_space(self, params=None) -> Discrete:
-        return Discrete(len(engine.ACTION_NAMES))
+    def _layers(self, state: GatheringState):
+        return ((self.apple_cells, state.apple_timer == 0, APPLE_CHANNEL),)
 
     # ---- rendering -----------------------------------------------------------------------------
     def render(self, state: GatheringState, params) -> jax.Array:
@@ -266,26 +228,16 @@ class Gathering(Env):
         (so a beam that tagged an agent is drawn through that agent's cell)."""
         eng = self.engine
         rgb = np.where(eng.walls.ravel()[:, None], WALL_RGB, FLOOR_RGB).astype(np.uint8)
-        apple = jnp.zeros(eng.num_cells, bool).at[self.apple_cells].set(state.apple_timer == 0)
-        rgb = jnp.where(apple[:, None], jnp.asarray(APPLE_RGB, jnp.uint8), rgb)
-        rgb = rgb.reshape(eng.height, eng.width, 3)
-        fired = state.agents.fired[:, 0]
-        beam = eng.fire("beam", state.agents, fired, params.beam_length, 0)
-        covered = jnp.zeros(eng.num_cells + 1, bool).at[beam.cells].max(beam.covered)
-        return eng.render(rgb, state.agents, covered[: eng.num_cells])
+        rgb = self._paint_apples(rgb, state.apple_timer == 0, APPLE_RGB)
+        beam = eng.fire("beam", state.agents, state.agents.fired[:, 0], params.beam_length, 0)
+        return self._render(rgb, state.agents, beam)
 
     # ---- episode statistics --------------------------------------------------------------------
     def episode_metrics(self, totals, length):
         """Beams fired per agent-step (the paper's aggressiveness), hits received and tags
         per agent-step, apples eaten per agent in the episode, and the mean number of
         apples on the map over the episode's steps."""
-        return {
-            "zap_rate": totals["fired"].mean(-1) / length,
-            "hit_rate": totals["hit"].mean(-1) / length,
-            "tag_rate": totals["tagged"].mean(-1) / length,
-            "apples_per_agent": totals["apples"].mean(-1),
-            "apples_left": totals["apples_left"] / length,
-        }
+        return self._apple_metrics(totals, length, hit_rate="hit", tag_rate="tagged")
 
 
 register(

@@ -7,7 +7,8 @@ Harvest of Hughes et al. 2018 (SSD). Agents walk a map of apple patches; an appl
 around it, so a patch harvested to zero never comes back: the tragedy of the commons.
 Agents can zap each other, removing the victim for a while and/or costing rewards.
 
-Rules, in the order of one step (engine rules in `engine.py`):
+Rules, in the order of one step (engine rules in `engine.py`, the pieces every apple game
+shares in `apples.py`):
 1. Movement: turns and relative moves of the agents on the map; walls and other agents
    block; a contested cell goes to a uniformly random claimant; no swaps.
 2. Eating: an agent on a cell with an apple eats it: `apple_reward` (+1), apple gone.
@@ -37,13 +38,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marl.env import Env, is_concrete
-from marl.envs.gridworld import engine
+from marl.env import is_concrete
+from marl.envs.gridworld.apples import AppleGame
 from marl.envs.gridworld.engine import FIRE_ZAP, Agents, Beam, GridEngine, View
 from marl.envs.gridworld.maps import Layout
 from marl.registry import EnvSpec, register
-from marl.spaces import Box, Discrete
-from marl.validation import check_choice, check_range
+from marl.validation import check_range
 
 MAP_CHANNELS = ("wall", "apple")
 APPLE_CHANNEL = 1
@@ -181,10 +181,12 @@ _INT_PARAMS = (
 )
 
 
-class Harvest(Env):
+class Harvest(AppleGame):
     """Commons Harvest on a static map; see the module docstring for the rules."""
 
     episode_events = ("apples", "fired", "zapped", "apples_left")
+    _params_type = HarvestParams
+    _int_params = _INT_PARAMS
 
     def __init__(
         self,
@@ -202,21 +204,8 @@ class Harvest(Env):
         final_obs: bool = False,
     ):
         super().__init__(final_obs=final_obs)
-        check_choice("harvest", "variant", variant, set(PRESETS))
-        preset = PRESETS[variant]
-        self.variant = variant
-        self.map_name = preset.map_name if map_name is None else map_name
-        check_choice("harvest", "map_name", self.map_name, set(LEGENDS))
-        self.num_agents = preset.num_agents if num_agents is None else num_agents
-        if self.num_agents < 1:
-            raise ValueError(f"harvest: num_agents must be >= 1, got {self.num_agents}")
-        self._preset_params = preset.params
-        self.max_zap_length = (
-            preset.params["zap_length"] if max_zap_length is None else max_zap_length
-        )
-        self.max_zap_radius = (
-            preset.params["zap_radius"] if max_zap_radius is None else max_zap_radius
-        )
+        preset = self._choose_preset("harvest", PRESETS, LEGENDS, variant, map_name, num_agents)
+        self._set_max_zap(max_zap_length, max_zap_radius)
         shape = preset.zap_shape if zap_shape is None else zap_shape
         stopped = (
             preset.zap_stopped_by_agents if zap_stopped_by_agents is None else zap_stopped_by_agents
@@ -257,20 +246,9 @@ class Harvest(Env):
         diff = rc[:, None, :] - rc[None, :, :]
         self._apple_d2 = (diff**2).sum(-1).astype(np.int32)
         np.fill_diagonal(self._apple_d2, np.iinfo(np.int32).max)
-        # Cell -> apple index (A for cells that hold no apple, and for "off the map").
-        index = np.full(layout.height * layout.width + 1, len(self.apple_cells), np.int32)
-        index[self.apple_cells] = np.arange(len(self.apple_cells))
-        self._apple_index = index
+        self._apple_index = self.engine.lookup(self.apple_cells)
 
     # ---- params --------------------------------------------------------------------------------
-    @property
-    def default_params(self) -> HarvestParams:
-        values = {
-            k: jnp.asarray(v, jnp.int32 if k in _INT_PARAMS else jnp.float32)
-            for k, v in self._preset_params.items()
-        }
-        return HarvestParams(**values)
-
     def check_params(self, params: HarvestParams) -> None:
         name = self.name
         check_range(name, "apple_reward", params.apple_reward)
@@ -284,12 +262,7 @@ class Harvest(Env):
                     "and never decrease"
                 )
         check_range(name, "regrowth_radius_sq", params.regrowth_radius_sq, 0)
-        check_range(name, "zap_length", params.zap_length, 0, self.max_zap_length)
-        check_range(name, "zap_radius", params.zap_radius, 0, self.max_zap_radius)
-        check_range(name, "zap_cooldown", params.zap_cooldown, 0)
-        check_range(name, "zap_timeout", params.zap_timeout, 0)
-        check_range(name, "zap_cost", params.zap_cost)
-        check_range(name, "zap_penalty", params.zap_penalty)
+        self._check_zap_params(params)
         check_range(name, "episode_length", params.episode_length, 1)
 
     # ---- episode start -------------------------------------------------------------------------
@@ -307,47 +280,32 @@ class Harvest(Env):
         # One draw for the whole step: move priorities, regrowth, respawn.
         u = jax.random.uniform(key, (n + a + eng.spawn_uniforms,))
         u_priority, u_regrow, u_spawn = u[:n], u[n : n + a], u[n + a :]
-        agents = state.agents
-        on_map = agents.on_map
+        on_map = state.agents.on_map
 
         # 1. Movement.
-        agents = eng.move(agents, actions, u_priority)
+        agents = eng.move(state.agents, actions, u_priority)
 
         # 2. Eating.
-        cells = jnp.where(on_map, eng.cells_of(agents.pos), eng.num_cells)
-        apple_at = jnp.asarray(self._apple_index)[cells]
-        eaten = jnp.append(state.apples, False)[apple_at]
-        apples = state.apples.at[jnp.where(eaten, apple_at, a + 1)].set(False, mode="drop")
-        reward = params.apple_reward * eaten
+        eaten, gone, reward = self._eat(state.apples, agents, params)
+        apples = state.apples & ~gone
 
         # 3. Zapping.
-        firing = eng.ready(agents, actions, "zap")
-        zap = eng.fire("zap", agents, firing, params.zap_length, params.zap_radius)
-        zapped = zap.received
-        reward = reward - params.zap_cost * firing - params.zap_penalty * zapped
+        firing, zapped, reward = self._zap(agents, actions, reward, params)
         agents = eng.tick_cooldowns(agents, firing[:, None], params.zap_cooldown, on_map)
         agents = eng.remove(agents, zapped > 0, params.zap_timeout)
 
         # 4. Regrowth, on apple cells with no apple and no agent.
-        apples = self._regrow(apples, agents, u_regrow, params)
+        regrowth = self.regrowth_probability(apples, params)
+        apples = self._grow_apples(apples, agents, u_regrow, regrowth)
 
         # 5. Respawn.
         agents = eng.respawn(agents, u_spawn, was_out=~on_map)
 
         # 6. Time.
         t = state.t + 1
-        truncated = t >= params.episode_length
-        info = {
-            "terminated": jnp.asarray(False),
-            "truncated": truncated,
-            "apples": eaten.astype(jnp.float32),
-            "fired": firing,
-            "zapped": zapped,
-            "timed_out": ~agents.on_map,
-            "apples_left": apples.sum().astype(jnp.int32),
-        }
+        info = self._step_info(t, params, eaten, apples, agents, fired=firing, zapped=zapped)
         state = HarvestState(agents=agents, apples=apples, t=t)
-        return state, reward.astype(jnp.float32), truncated, info
+        return state, reward.astype(jnp.float32), info["truncated"], info
 
     def regrowth_probability(self, apples: jax.Array, params: HarvestParams) -> jax.Array:
         """float32[A]: each apple cell's regrowth probability given the apples present."""
@@ -357,29 +315,9 @@ class Harvest(Env):
         level = reached.sum(-1) - 1
         return params.regrowth_prob[jnp.maximum(level, 0)]
 
-    def _regrow(self, apples, agents, u, params):
-        a = len(self.apple_cells)
-        cells = jnp.where(agents.on_map, self.engine.cells_of(agents.pos), self.engine.num_cells)
-        occupied = jnp.zeros(a + 1, bool).at[jnp.asarray(self._apple_index)[cells]].set(True)[:a]
-        grow = ~apples & ~occupied & (u < self.regrowth_probability(apples, params))
-        return apples | grow
-
     # ---- observation ---------------------------------------------------------------------------
     def _layers(self, state: HarvestState):
         return ((self.apple_cells, state.apples, APPLE_CHANNEL),)
-
-    def observe(self, state: HarvestState, params) -> jax.Array:
-        return self.engine.observe(state.agents, self._layers(state))
-
-    @property
-    def channel_names(self) -> tuple[str, ...]:
-        return self.engine.channel_names
-
-    def observation_space(self, params=None) -> Box:
-        return Box(0, 1, self.engine.observation_shape, jnp.uint8)
-
-    def action_space(self, params=None) -> Discrete:
-        return Discrete(len(engine.ACTION_NAMES))
 
     # ---- rendering -----------------------------------------------------------------------------
     def render(self, state: HarvestState, params) -> jax.Array:
@@ -391,25 +329,17 @@ class Harvest(Env):
         eng = self.engine
         rgb = np.where(eng.walls.ravel()[:, None], WALL_RGB, FLOOR_RGB).astype(np.uint8)
         rgb[self.apple_cells] = GRASS_RGB
-        apple = jnp.zeros(eng.num_cells, bool).at[self.apple_cells].set(state.apples)
-        rgb = jnp.where(apple[:, None], jnp.asarray(APPLE_RGB, jnp.uint8), rgb)
-        rgb = rgb.reshape(eng.height, eng.width, 3)
+        rgb = self._paint_apples(rgb, state.apples, APPLE_RGB)
         zap = eng.fire(
             "zap", state.agents, state.agents.fired[:, 0], params.zap_length, params.zap_radius
         )
-        beam = jnp.zeros(eng.num_cells + 1, bool).at[zap.cells].max(zap.covered)
-        return eng.render(rgb, state.agents, beam[: eng.num_cells])
+        return self._render(rgb, state.agents, zap)
 
     # ---- episode statistics --------------------------------------------------------------------
     def episode_metrics(self, totals, length):
         """Zaps fired per agent-step, times zapped per agent-step, apples eaten per agent in
         the episode, and the mean number of apples on the map over the episode's steps."""
-        return {
-            "zap_rate": totals["fired"].mean(-1) / length,
-            "zapped_rate": totals["zapped"].mean(-1) / length,
-            "apples_per_agent": totals["apples"].mean(-1),
-            "apples_left": totals["apples_left"] / length,
-        }
+        return self._apple_metrics(totals, length, zapped_rate="zapped")
 
 
 register(
