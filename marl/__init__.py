@@ -1,5 +1,10 @@
 """marl: social-dilemma environments and multi-agent learners in pure JAX."""
 
+# ruff: noqa: E402 (the XLA flags must be set before anything runs a JAX computation)
+from marl import xla_flags
+
+xla_flags.apply()
+
 from marl.env import Env
 from marl.metrics import episode_summary, social_outcomes
 from marl.registry import list_envs, make
