@@ -5,10 +5,10 @@ scheduler (the CPU default in jaxlib 0.10), a PPO rollout or update with a GRU, 
 two or more seeds in one program (vmapped or `lax.map`ped), never finishes on CPU: every
 thread waits and none runs (found with `marl-train algo.network.gru=64 num_seeds=2`;
 tests/test_xla_flags.py reproduces it). Per-program compiler options do not help; only
-the process-wide flag does. It costs throughput on CPU (measured here, one run each:
-cleanup env steps 89k -> 76k env-steps/s, coin_game 2.6M -> 2.0M, ipd PPO training 109k
--> 88k): a user who runs no recurrent policy can set the flag back to true in XLA_FLAGS,
-which this module leaves alone.
+the process-wide flag does. Its cost is within run-to-run noise here (3 interleaved
+`marl-bench --envs cleanup,coin_game --num-envs 1024` runs each way: cleanup 64-86k
+env-steps/s with the flag, 67-73k without; coin_game 1.6-2.4M and 1.7-2.0M). A user can
+still set the flag to true in XLA_FLAGS: this module leaves a flag the user set alone.
 """
 
 from __future__ import annotations
