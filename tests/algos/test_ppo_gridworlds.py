@@ -13,10 +13,11 @@ from training import rows, run
 import marl
 from marl.policy import load_run
 
-# coin_game's PPO runs are in test_ppo_coin_game.py (its 3 x 3 grid suits the MLP).
-GRIDWORLDS = [n for n in ("gathering", "harvest", "cleanup") if n in marl.list_envs()]
+# coin_game's learning tests are in test_ppo_coin_game.py (its 3 x 3 grid suits the MLP).
+GRIDWORLDS = [n for n in ("coin_game", "gathering", "harvest", "cleanup") if n in marl.list_envs()]
 # The statistic each game adds to the social metrics (see its docs page).
 GAME_METRIC = {
+    "coin_game": "own_coin_proportion",
     "gathering": "zap_rate",
     "harvest": "zap_rate",
     "cleanup": "cleaning_rate",
