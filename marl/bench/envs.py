@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 import marl
-from marl.bench.timing import Sizes, steps_per_call, time_compiled
+from marl.bench.timing import Sizes, rate_row, steps_per_call, time_compiled
 from marl.rollout import random_actions
 
 FULL_NUM_ENVS = (1, 64, 1024, 4096)
@@ -62,22 +62,9 @@ def bench_env(name: str, num_envs: Sequence[int], sizes: Sizes, *, steps=None, s
         key_reset, key_run = jax.random.split(jax.random.key(seed))
         obs, state = reset(jax.random.split(key_reset, n), params)
         fn = random_rollout_fn(env, n, t)
-        compile_s, run_s = time_compiled(
+        timing = time_compiled(
             fn, key_run, obs, state, params, repeats=sizes.repeats, warmup=sizes.warmup
         )
-        rows.append(
-            {
-                "kind": "env",
-                "env": name,
-                "num_agents": env.num_agents,
-                "num_envs": n,
-                "num_steps": t,
-                "compile_s": compile_s,
-                "call_s": run_s,
-                "env_steps_per_s": n * t / run_s,
-                "agent_steps_per_s": n * t * env.num_agents / run_s,
-                "repeats": sizes.repeats,
-            }
-        )
+        rows.append(rate_row("env", name, env.num_agents, n, t, timing, sizes.repeats))
         del obs, state
     return rows

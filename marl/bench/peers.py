@@ -23,7 +23,7 @@ import jax.numpy as jnp
 
 import marl
 from marl.bench.envs import random_rollout_fn
-from marl.bench.timing import Sizes, steps_per_call, time_interleaved
+from marl.bench.timing import Sizes, rate_row, steps_per_call, time_interleaved
 
 PEER_ENV = "coin_game"
 PEER_NAME = "jaxmarl coin_game"
@@ -99,22 +99,11 @@ def bench_peers(num_envs: Sequence[int], sizes: Sizes, *, steps=None, seed=0):
         )
         timings = time_interleaved(programs, repeats=sizes.repeats, warmup=sizes.warmup)
         pair = []
-        for (name, impl), (compile_s, run_s) in zip(
+        for (name, impl), timing in zip(
             ((PEER_ENV, "marl"), (PEER_NAME, "jaxmarl")), timings, strict=True
         ):
-            row = {
-                "kind": "peers",
-                "env": name,
-                "impl": impl,
-                "num_agents": env.num_agents,
-                "num_envs": n,
-                "num_steps": t,
-                "compile_s": compile_s,
-                "call_s": run_s,
-                "env_steps_per_s": n * t / run_s,
-                "agent_steps_per_s": n * t * env.num_agents / run_s,
-                "repeats": sizes.repeats,
-            }
+            row = rate_row("peers", name, env.num_agents, n, t, timing, sizes.repeats)
+            row["impl"] = impl
             rows.append(row)
             pair.append(row)
         ours, theirs = pair

@@ -106,3 +106,21 @@ def package_version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def rate_row(kind: str, name: str, num_agents: int, n: int, t: int, timing, repeats: int):
+    """A table row of one timed rollout program: N envs x T steps of env `name` per call;
+    `timing` is (compile seconds, median call seconds) as `time_compiled` returns."""
+    compile_s, run_s = timing
+    return {
+        "kind": kind,
+        "env": name,
+        "num_agents": num_agents,
+        "num_envs": n,
+        "num_steps": t,
+        "compile_s": compile_s,
+        "call_s": run_s,
+        "env_steps_per_s": n * t / run_s,
+        "agent_steps_per_s": n * t * num_agents / run_s,
+        "repeats": repeats,
+    }

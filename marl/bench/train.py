@@ -109,16 +109,7 @@ def train_runs(
     return runs
 
 
-def check_overrides(
-    name: str,
-    num_envs: Sequence[int] | None,
-    sizes: Sizes,
-    *,
-    updates: int | None = None,
-    quick: bool = False,
-    seed: int = 0,
-    extra: Sequence[str] = (),
-) -> None:
+def check_overrides(name: str, *args, extra: Sequence[str] = (), **kwargs) -> None:
     """Compose and set up every row's config of `name` (arguments as `train_runs`), so that
     a bad `extra` override fails before anything compiles: raises BadOverrides."""
     from hydra.errors import HydraException
@@ -130,10 +121,7 @@ def check_overrides(
             instead = f"; use {OWN_KEYS[key]}" if OWN_KEYS[key] else ""
             raise BadOverrides(f"--set {override}: the benchmark sets {key} itself{instead}")
     try:
-        runs = train_runs(
-            name, num_envs, sizes, updates=updates, quick=quick, seed=seed, extra=extra
-        )
-        for overrides, _, _ in runs:
+        for overrides, _, _ in train_runs(name, *args, extra=extra, **kwargs):
             setup_train(overrides)
     except (HydraException, OmegaConfBaseException, ValueError) as err:
         raise BadOverrides(f"--set for env {name}: {err}") from None
