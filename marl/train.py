@@ -80,6 +80,18 @@ def plan(cfg: RunConfig, trainer) -> Plan:
     return Plan(per_update, updates // cfg.num_chunks, cfg.num_chunks)
 
 
+def compose(overrides=()) -> dict:
+    """The resolved `marl-train` config for these command-line overrides, as a plain dict
+    (what `train` and `setup` take): for scripts, tests and benchmarks."""
+    from hydra import compose as compose_hydra
+    from hydra import initialize_config_module
+    from omegaconf import OmegaConf
+
+    with initialize_config_module("marl.configs", version_base="1.3"):
+        cfg = compose_hydra("config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
 def setup(raw: dict):
     """Check the config and build env and trainer; everything that can fail before compile."""
     cfg = build(RunConfig, raw)

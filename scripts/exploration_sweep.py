@@ -46,11 +46,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
 
 from marl.config import ConfigError
-from marl.train import _aggregate, setup
+from marl.train import _aggregate, compose, setup
 
 QUIET = ("wandb.mode=disabled", "progress=false")
 # results.csv columns, one row per run
@@ -229,9 +227,7 @@ PRESETS = {
 # ---- running one sharing mode ----------------------------------------------------------
 def compose_config(*overrides: str) -> dict:
     """The driver's config for these Hydra overrides, as a plain dict."""
-    with initialize_config_module("marl.configs", version_base="1.3"):
-        cfg = compose("config", overrides=[*overrides, *QUIET])
-    return OmegaConf.to_container(cfg, resolve=True)
+    return compose([*overrides, *QUIET])
 
 
 def lockstep_axes(state):

@@ -3,18 +3,13 @@
 import json
 from pathlib import Path
 
-from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
-
-from marl.train import train
+from marl.train import compose, train
 
 QUIET = ["wandb.mode=disabled", "progress=false"]
 
 
 def config(*overrides: str) -> dict:
-    with initialize_config_module("marl.configs", version_base="1.3"):
-        cfg = compose("config", overrides=[*QUIET, *overrides])
-    return OmegaConf.to_container(cfg, resolve=True)
+    return compose([*QUIET, *overrides])
 
 
 def rows(run_dir) -> list[dict]:

@@ -60,12 +60,9 @@ def train_env_names() -> list[str]:
 
 def compose_config(overrides: Sequence[str]) -> dict:
     """The resolved `marl-train` config for these command-line overrides (as tests do)."""
-    from hydra import compose, initialize_config_module
-    from omegaconf import OmegaConf
+    from marl.train import compose
 
-    with initialize_config_module("marl.configs", version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True)
+    return compose(overrides)
 
 
 def setup_train(overrides: Sequence[str]):
