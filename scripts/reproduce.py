@@ -1,7 +1,8 @@
 """Reproduce a paper's headline result: `python scripts/reproduce.py NAME [--out DIR]`.
 
 Each reproduction runs `marl.train.train` (the one driver) with a shipped experiment
-config, then writes `summary.json` and figures into DIR. Available: lola_ipd.
+config, then writes `summary.json` and figures into DIR. Available: lola_ipd, aa_ipd,
+aa_coin_game, aa_harvest, exploration_vs_cooperation (options: `--help`).
 """
 
 from __future__ import annotations
