@@ -72,6 +72,30 @@ def _meets(value: float, rule: tuple[str, float]) -> bool:
     return value > bound if op == ">" else value < bound
 
 
+def _reward_curves(curves: dict, title: str):
+    """Training reward per step of each run (mean and ± std over seeds); returns the axes."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, rows in curves.items():
+        steps = np.array([r["step"] for r in rows])
+        mean = np.array([r["reward_mean"] for r in rows])
+        std = np.array([r["reward_mean_std"] for r in rows])
+        line = ax.plot(steps, mean, label=name)[0]
+        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set(
+        xlabel="env steps per seed",
+        ylabel="reward per step (training rollouts)",
+        title=f"{title} (mean ± std over seeds)",
+    )
+    ax.legend()
+    return ax
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def aa_ipd(out: Path, quick: bool) -> dict:
     """AA vs naive policy gradient in IPD self-play (+experiment=aa_ipd / aa_ipd_naive)."""
     quick_overrides = ["num_seeds=2", "total_steps=102400", "num_chunks=10"] if quick else []
@@ -101,24 +125,10 @@ def aa_ipd(out: Path, quick: bool) -> dict:
         results["aa"]["seeds_meeting_all_targets"] >= (7 * results["aa"]["num_seeds"] + 7) // 8
     )
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, rows in curves.items():
-        steps = np.array([r["step"] for r in rows])
-        mean = np.array([r["reward_mean"] for r in rows])
-        std = np.array([r["reward_mean_std"] for r in rows])
-        line = ax.plot(steps, mean, label=name)[0]
-        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax = _reward_curves(curves, "IPD self-play: Advantage Alignment vs naive PG")
     for level in (-1.0, -2.0):
         ax.axhline(level, color="grey", lw=0.8, ls=":")
-    ax.set(
-        xlabel="env steps per seed",
-        ylabel="reward per step (training rollouts)",
-        title="IPD self-play: Advantage Alignment vs naive PG (mean ± std over seeds)",
-    )
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "reward_per_step.png", dpi=120)
-    plt.close(fig)
+    _save(ax.figure, out / "reward_per_step.png")
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     x = np.arange(len(STATES))
@@ -131,9 +141,7 @@ def aa_ipd(out: Path, quick: bool) -> dict:
     ax.set_xticks(x, STATES)
     ax.set(ylim=(0, 1.02), ylabel="P(C | previous joint action)", title="Learned policies")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "cooperation_probabilities.png", dpi=120)
-    plt.close(fig)
+    _save(fig, out / "cooperation_probabilities.png")
     return results
 
 
@@ -192,9 +200,7 @@ def aa_harvest(out: Path, quick: bool) -> dict:
         ax.set(title=key, xlabel="env steps per seed")
     axes[0].legend()
     fig.suptitle("Commons Harvest (Melting Pot preset, 7 agents): PAA vs PPO")
-    fig.tight_layout()
-    fig.savefig(out / "harvest_over_training.png", dpi=120)
-    plt.close(fig)
+    _save(fig, out / "harvest_over_training.png")
     return results
 
 
@@ -257,22 +263,8 @@ def aa_coin_game(out: Path, quick: bool) -> dict:
     }
     results["quick"] = quick
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, rows in curves.items():
-        steps = np.array([r["step"] for r in rows])
-        mean = np.array([r["reward_mean"] for r in rows])
-        std = np.array([r["reward_mean_std"] for r in rows])
-        line = ax.plot(steps, mean, label=name)[0]
-        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax = _reward_curves(curves, "Coin Game self-play: PAA vs PPO")
     ax.axhline(0.336, color="grey", lw=0.8, ls=":")  # a scripted own-coin pair (ENVS.md)
     ax.axhline(COIN_TARGETS["paa_self_play"], color="tab:red", lw=0.8, ls="--")
-    ax.set(
-        xlabel="env steps per seed",
-        ylabel="reward per step (training rollouts)",
-        title="Coin Game self-play: PAA vs PPO (mean ± std over seeds)",
-    )
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "reward_per_step.png", dpi=120)
-    plt.close(fig)
+    _save(ax.figure, out / "reward_per_step.png")
     return results

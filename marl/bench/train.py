@@ -58,18 +58,11 @@ def train_env_names() -> list[str]:
     return sorted(f.name[: -len(".yaml")] for f in folder.iterdir() if f.name.endswith(".yaml"))
 
 
-def compose_config(overrides: Sequence[str]) -> dict:
-    """The resolved `marl-train` config for these command-line overrides (as tests do)."""
-    from marl.train import compose
-
-    return compose(overrides)
-
-
 def setup_train(overrides: Sequence[str]):
     """`marl.train.setup` of the composed config: (cfg, env, trainer, plan)."""
-    from marl.train import setup
+    from marl.train import compose, setup
 
-    return setup(compose_config(overrides))
+    return setup(compose(overrides))
 
 
 def override_key(override: str) -> str:
