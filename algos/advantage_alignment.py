@@ -151,14 +151,25 @@ class AdvantageAlignment(PPO):
             returns = discounted_returns(rollout.rewards, rollout.dones[:, None, :], c.gamma)
             base = leave_one_out(returns, axis=2)  # [T, A, E]: the group is the envs
             targets = rollout.values  # unused: there is no critic to fit
-        base = whiten(base, self.learner)
+        learns = self.learns(rollout.coplayer_slot)
+        learning_coplayers = (rollout.coplayer_slot < 0)[:, None, :]
+        if self.mixing:
+            # Whitened apart: a critic that cannot tell whether a pool co-player is present
+            # is biased in opposite directions in the two groups, and the sum of past
+            # advantages would pile that bias up.
+            among_learners = whiten(base, learns * learning_coplayers)
+            beside_pool = whiten(base, learns * ~learning_coplayers)
+            base = jnp.where(learning_coplayers, among_learners, beside_pool)
+        else:
+            base = whiten(base, learns)
         resets = rollout.resets[:, None, :]
-        aligned = aligned_advantages(
-            base, others_sum(base, axis=1), resets, c.beta, c.gamma, self.form
-        )
+        # No alignment in an episode with a pool co-player: a scripted policy does not
+        # learn, so there is nothing to shape; there the learner takes the plain advantage.
+        others = others_sum(base, axis=1) * learning_coplayers
+        aligned = aligned_advantages(base, others, resets, c.beta, c.gamma, self.form)
         return aligned, targets
 
-    def minibatch_advantages(self, advantages):
+    def minibatch_advantages(self, advantages, learns):
         return advantages  # whitened per batch, before alignment
 
     def policy_loss(self, log_p, old_log_p, advantages):

@@ -11,6 +11,11 @@ then `update_epochs` passes of minibatched clipped-PPO gradient steps.
   bank always sees its agents); with a GRU they split whole env sequences.
 - Scripted co-players (`scripted` slots) act by their fixed rule and are left out of
   every loss; the other slots learn.
+- Co-player pool (`coplayers`): at each episode start, in each env, with probability
+  `coplayers.prob` one learning slot (drawn uniformly) is played for that whole episode
+  by a scripted policy drawn uniformly from `coplayers.pool`; that slot's samples of the
+  episode are left out of every loss. So the learners meet those co-players as well as
+  each other (e.g. always-defect bots beside self-play, to learn not to be exploited).
 - Critic: `local` sees the agent's own observation; `central` (MAPPO) sees all agents'
   observations joined, plus the agent's id.
 - Time limits: with `bootstrap_truncated`, the env reports the final observation and
@@ -38,8 +43,14 @@ from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import NetworkConfig, initial_hidden, make_heads
 from marl.policy import Policy
 from marl.returns import gae
-from marl.scripted import override_scripted
+from marl.scripted import coplayer_pool, override_coplayers, override_scripted
 from marl.sharing import agent_banks, apply_per_agent, parse_sharing
+
+
+@dataclass(frozen=True)
+class CoplayerConfig:
+    pool: tuple[str, ...] = ()  # scripted policy names (marl.scripted)
+    prob: float = 0.0  # chance, per env and episode, that one learning slot is played by one
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class PPOConfig:
     critic: str = "local"  # local | central (MAPPO)
     bootstrap_truncated: bool = False
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    coplayers: CoplayerConfig = field(default_factory=CoplayerConfig)
 
     def check(self, path):
         for key in ("num_envs", "num_steps", "update_epochs", "num_minibatches"):
@@ -86,6 +98,11 @@ class PPOConfig:
             fail(f"{path}.network.activation", net.activation, "tanh or relu")
         if net.gru < 0 or any(w < 1 for w in net.hidden + net.channels):
             fail(f"{path}.network", net, "positive widths and gru >= 0")
+        mix = self.coplayers
+        if not 0.0 <= mix.prob <= 1.0:
+            fail(f"{path}.coplayers.prob", mix.prob, "a number in [0, 1]")
+        if mix.prob > 0 and not mix.pool:
+            fail(f"{path}.coplayers.pool", list(mix.pool), "at least one scripted policy")
 
 
 @struct.dataclass
@@ -98,6 +115,8 @@ class PPOState:
     hidden: dict  # {"actor": [A, E, H], "critic": [A, E, H]}
     key: jax.Array  # raw uint32 key
     updates: jax.Array  # int32[]
+    coplayer: jax.Array  # int32[E, 2]: (slot, pool index) of this episode's pool co-player;
+    # slot -1: none (always, without a pool)
 
 
 @struct.dataclass
@@ -110,6 +129,7 @@ class Rollout:
     rewards: jax.Array  # [T, A, E]
     dones: jax.Array  # [T, E]
     resets: jax.Array  # [T, E], step t starts an episode
+    coplayer_slot: jax.Array  # [T, E] int32, the slot a pool co-player played; -1: none
 
 
 class PPO:
@@ -129,6 +149,8 @@ class PPO:
             config.sharing, env, scripted
         )
         self.learner = learner
+        self.pool = coplayer_pool(config.coplayers, env)
+        self.mixing = config.coplayers.prob > 0
         # Loss weight of each agent: 1 / (learning agents in its bank), so each bank's loss
         # is the mean over its own agents and banks do not scale one another's gradients.
         per_bank = np.bincount(self.bank_of[learner], minlength=self.num_banks)
@@ -255,10 +277,12 @@ class PPO:
             hidden=hidden,
             key=key_run,
             updates=jnp.asarray(0, jnp.int32),
+            coplayer=jnp.full((c.num_envs, 2), -1, jnp.int32),
         )
 
-    def _act(self, params, hidden, obs, done, key):
-        """One step of every agent in every env: (hidden, actions [A, E], log p, value)."""
+    def _act(self, params, hidden, obs, done, key, coplayer=None):
+        """One step of every agent in every env: (hidden, actions [A, E], log p, value).
+        `coplayer` [E, 2]: pool co-players (see `_draw_coplayers`) replace those actions."""
         obs_am = jnp.swapaxes(obs, 0, 1)
         reset = jnp.broadcast_to(done, (self.num_agents, *done.shape))
         hidden, logits, value = self._heads(params, hidden, obs_am, self._critic_input(obs), reset)
@@ -266,17 +290,35 @@ class PPO:
         dist = distrax.Categorical(logits=logits)
         actions = dist.sample(seed=key_sample).astype(jnp.int32)
         actions = override_scripted(self.scripted, key_scripted, obs_am, actions)
+        if coplayer is not None:
+            key_pool = jax.random.fold_in(key_scripted, self.num_agents)
+            actions = override_coplayers(self.pool, key_pool, obs_am, actions, coplayer)
         return hidden, actions, dist.log_prob(actions), value, obs_am, reset
+
+    def _draw_coplayers(self, key, starts, coplayer):
+        """Where an episode starts (`starts` [E]), draw who plays it: with probability
+        `coplayers.prob` a (learning slot, pool index) pair, else (-1, -1)."""
+        key_mix, key_slot, key_bot = jax.random.split(key, 3)
+        num_envs = starts.shape[0]
+        mixed = jax.random.bernoulli(key_mix, self.config.coplayers.prob, (num_envs,))
+        slots = jnp.asarray(np.flatnonzero(self.learner), jnp.int32)
+        slot = jax.random.choice(key_slot, slots, (num_envs,))
+        bot = jax.random.randint(key_bot, (num_envs,), 0, len(self.pool), jnp.int32)
+        drawn = jnp.where(mixed[:, None], jnp.stack([slot, bot], 1), -1)
+        return jnp.where(starts[:, None], drawn, coplayer)
 
     def _rollout(self, state: PPOState):
         c = self.config
         step_env = jax.vmap(self.env.step, (0, 0, 0, None))
 
         def one_step(carry, key):
-            env_state, obs, done, hidden = carry
+            env_state, obs, done, hidden, coplayer = carry
             key_act, key_env = jax.random.split(key)
+            if self.mixing:
+                key_draw = jax.random.fold_in(key_act, 1)
+                coplayer = self._draw_coplayers(key_draw, done, coplayer)
             hidden_next, actions, log_p, value, obs_am, reset = self._act(
-                state.params, hidden, obs, done, key_act
+                state.params, hidden, obs, done, key_act, coplayer if self.mixing else None
             )
             env_keys = jax.random.split(key_env, c.num_envs)
             next_obs, env_state, reward, next_done, info = step_env(
@@ -302,16 +344,17 @@ class PPO:
                 rewards=reward,
                 dones=next_done,
                 resets=done,
+                coplayer_slot=coplayer[:, 0],
             )
-            return (env_state, next_obs, next_done, hidden_next), (step, info)
+            return (env_state, next_obs, next_done, hidden_next, coplayer), (step, info)
 
         key, key_steps = jax.random.split(state.key)
-        carry = (state.env_state, state.obs, state.done, state.hidden)
+        carry = (state.env_state, state.obs, state.done, state.hidden, state.coplayer)
         hidden0 = state.hidden
         carry, (rollout, info) = jax.lax.scan(
             one_step, carry, jax.random.split(key_steps, c.num_steps)
         )
-        env_state, obs, done, hidden = carry
+        env_state, obs, done, hidden, coplayer = carry
         _, _, last_value = self._heads(
             state.params,
             hidden,
@@ -319,7 +362,9 @@ class PPO:
             self._critic_input(obs),
             jnp.broadcast_to(done, (self.num_agents, *done.shape)),
         )
-        state = state.replace(env_state=env_state, obs=obs, done=done, hidden=hidden, key=key)
+        state = state.replace(
+            env_state=env_state, obs=obs, done=done, hidden=hidden, key=key, coplayer=coplayer
+        )
         return state, rollout, info, last_value, hidden0
 
     # ---- the estimator's steps (subclasses such as Advantage Alignment override these) --
@@ -329,9 +374,16 @@ class PPO:
         dones = rollout.dones[:, None, :]
         return gae(rollout.rewards, rollout.values, dones, last_value, c.gamma, c.gae_lambda)
 
-    def minibatch_advantages(self, advantages):
-        """The advantages a minibatch's loss uses: whitened over its learning agents."""
-        return whiten(advantages, self.learner)
+    def minibatch_advantages(self, advantages, learns):
+        """The advantages a minibatch's loss uses: whitened over its learning samples."""
+        return whiten(advantages, learns)
+
+    def learns(self, coplayer_slot):
+        """Which samples [T, A, E] the learners made (1.0) and which scripted slots or pool
+        co-players made (0.0), from the rollout's `coplayer_slot` [T, E]."""
+        agents = jnp.arange(self.num_agents)[None, :, None]
+        learner = jnp.asarray(self.learner)[None, :, None]
+        return (learner & (coplayer_slot[:, None, :] != agents)).astype(jnp.float32)
 
     def policy_loss(self, log_p, old_log_p, advantages):
         """Per-sample policy loss: PPO's clipped surrogate."""
@@ -368,10 +420,10 @@ class PPO:
 
         dist = distrax.Categorical(logits=logits)
         log_p = dist.log_prob(rollout.actions)
-        weight = jnp.asarray(self.agent_weight, jnp.float32)[None, :, None]
-        samples = rollout.actions.shape[0] * rollout.actions.shape[2]
-        mean = lambda x: (x * weight).sum() / samples  # sum over banks of each bank's mean
-        adv = self.minibatch_advantages(advantages)
+        learns = self.learns(rollout.coplayer_slot)
+        weight = self._sample_weights(learns)
+        mean = lambda x: (x * weight).sum()  # sum over banks of each bank's mean
+        adv = self.minibatch_advantages(advantages, learns)
         policy_loss = mean(self.policy_loss(log_p, rollout.log_probs, adv))
         value_loss = mean(self.value_loss(values, rollout.values, targets))
         entropy = mean(dist.entropy())
@@ -383,6 +435,17 @@ class PPO:
             "loss/approx_kl": mean(approx_kl(log_p, rollout.log_probs)),
         }
         return total, stats
+
+    def _sample_weights(self, learns):
+        """Loss weights [T, A, B]: 1 / (the bank's learning samples) on each learning
+        sample, so each bank's loss is the mean over its own samples and banks do not scale
+        one another's gradients."""
+        if not self.mixing:  # static counts: the learning agents of each bank, every sample
+            samples = learns.shape[0] * learns.shape[2]
+            return learns * jnp.asarray(self.agent_weight, jnp.float32)[None, :, None] / samples
+        per_agent = learns.sum((0, 2))
+        per_bank = jax.ops.segment_sum(per_agent, self.bank_of, self.num_banks)
+        return learns / jnp.maximum(per_bank[self.bank_of], 1.0)[None, :, None]
 
     def update(self, state: PPOState):
         c = self.config
@@ -426,7 +489,26 @@ class PPO:
         metrics.update(episode_metric_sums(self.env, info, self.learner))
         metrics.update(step_rates(self.env, info))
         metrics["reward_mean"] = rollout.rewards.mean()
+        if self.mixing:
+            metrics.update(self._coplayer_metrics(rollout))
         return state, metrics
+
+    def _coplayer_metrics(self, rollout: Rollout) -> dict:
+        """The learners' reward per step beside pool co-players and in envs without one
+        (NaN in an update that had none), and the share of env-steps with one."""
+        mixed = (rollout.coplayer_slot >= 0)[:, None, :]
+        learns = self.learns(rollout.coplayer_slot)
+
+        def mean_where(where):
+            count = where.sum()
+            total = (rollout.rewards * where).sum()
+            return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
+
+        return {
+            "coplayers/share": mixed.mean(),
+            "coplayers/reward_vs_pool": mean_where(learns * mixed),
+            "coplayers/reward_without": mean_where(learns * ~mixed),
+        }
 
     def policy(self, state: PPOState) -> Policy:
         """Samples from the trained actors for one env; the GRU state (if any) is the carry."""
@@ -444,13 +526,14 @@ class PPO:
         return Policy(init=init, act=act)
 
 
-def whiten(advantages, learner):
+def whiten(advantages, learns):
     """(A - mean) / std of agent-major [T, A, B] advantages, the statistics taken over the
-    learning agents' samples only (scripted slots would skew them)."""
-    learner = jnp.asarray(learner)[None, :, None]
-    count = jnp.maximum(learner.sum() * advantages.shape[0] * advantages.shape[2], 1)
-    mean = jnp.sum(advantages * learner) / count
-    var = jnp.sum(((advantages - mean) ** 2) * learner) / count
+    learners' samples only (`learns`, broadcastable to [T, A, B]: scripted slots and pool
+    co-players would skew them)."""
+    learns = jnp.broadcast_to(learns, advantages.shape)
+    count = jnp.maximum(learns.sum(), 1)
+    mean = jnp.sum(advantages * learns) / count
+    var = jnp.sum(((advantages - mean) ** 2) * learns) / count
     return (advantages - mean) / (jnp.sqrt(var) + 1e-8)
 
 

@@ -104,7 +104,11 @@ def setup(raw: dict):
 def _aggregate(metrics: dict) -> dict:
     """Chunk metrics [updates, seeds] -> per-seed values [seeds]."""
     summed = {k: v.sum(0) for k, v in metrics.items() if k.startswith(SUMMED_PREFIXES)}
-    per_seed = {k: v.mean(0) for k, v in metrics.items() if not k.startswith(SUMMED_PREFIXES)}
+    # A metric can be undefined in some updates (NaN: e.g. no env had a pool co-player):
+    # average over the updates where it is defined.
+    per_seed = {
+        k: jnp.nanmean(v, 0) for k, v in metrics.items() if not k.startswith(SUMMED_PREFIXES)
+    }
     if summed:
         per_seed.update(finish_episode_means(summed))
     return per_seed

@@ -90,6 +90,7 @@ def synthetic_rollout(steps=6, agents=2, envs=3):
         rewards=jax.random.normal(keys[2], shape),
         dones=dones,
         resets=jnp.zeros_like(dones).at[0].set(True).at[4].set(True),
+        coplayer_slot=jnp.full((steps, envs), -1, jnp.int32),
     )
 
 
@@ -101,10 +102,11 @@ def test_beta_zero_aa_is_the_policy_gradient_and_paa_is_ppo_loss_for_loss():
     )
     rollout, last_value = synthetic_rollout(), jnp.ones((2, 3))
     base, targets = ppo.advantages(rollout, last_value)
-    expected = ppo.minibatch_advantages(base)  # one minibatch: the whole batch, whitened
+    learns = ppo.learns(rollout.coplayer_slot)
+    expected = ppo.minibatch_advantages(base, learns)  # one minibatch: the whole batch
     for trainer in (aa, paa):
         adv, trainer_targets = trainer.advantages(rollout, last_value)
-        np.testing.assert_allclose(trainer.minibatch_advantages(adv), expected, atol=1e-5)
+        np.testing.assert_allclose(trainer.minibatch_advantages(adv, learns), expected, atol=1e-5)
         np.testing.assert_allclose(trainer_targets, targets)
     assert not np.allclose(aligned.advantages(rollout, last_value)[0], expected, atol=1e-3)
 
