@@ -25,9 +25,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from runs import train_experiment  # noqa: E402 (scripts/ is on sys.path)
 
+import marl  # noqa: E402
 from marl.algos.lola import STATES  # noqa: E402
 from marl.evaluate import evaluate  # noqa: E402
 from marl.policy import load_run  # noqa: E402
+from marl.scripted import scripted_policy  # noqa: E402
 
 # The issue's targets for AA on the IPD, each to hold in at least 7 of 8 seeds.
 IPD_TARGETS = {
@@ -237,6 +239,33 @@ def _coin_evaluation(run_dir: Path, quick: bool) -> dict:
     }
 
 
+def scripted_pair_reward(first: str, second: str, steps: int = 500, num_envs: int = 64):
+    """Mean reward per step of each of two scripted policies playing the Coin Game (50-step
+    episodes, auto-reset): the reference points for the trained policies' evaluations."""
+    env, params = marl.make("coin_game", episode_length=50)
+    policies = [scripted_policy(name, env) for name in (first, second)]
+
+    def step(carry, key):
+        obs, state = carry
+        key_act, key_env = jax.random.split(key)
+        keys = jax.random.split(key_act, num_envs)
+        actions = jnp.stack([jax.vmap(p)(keys, obs[:, i]) for i, p in enumerate(policies)], 1)
+        env_keys = jax.random.split(key_env, num_envs)
+        obs, state, reward, _, _ = jax.vmap(env.step, (0, 0, 0, None))(
+            env_keys, state, actions, params
+        )
+        return (obs, state), reward
+
+    @jax.jit
+    def play(key):
+        key_reset, key_steps = jax.random.split(key)
+        start = jax.vmap(env.reset, (0, None))(jax.random.split(key_reset, num_envs), params)
+        _, rewards = jax.lax.scan(step, start, jax.random.split(key_steps, steps))
+        return rewards.mean((0, 1))
+
+    return [float(r) for r in play(jax.random.PRNGKey(0))]
+
+
 def aa_coin_game(out: Path, quick: bool) -> dict:
     """PAA vs PPO in Coin Game self-play (+experiment=aa_coin_game / aa_coin_game_ppo),
     then evaluated against scripted bots and in cross-play between seeds."""
@@ -262,6 +291,16 @@ def aa_coin_game(out: Path, quick: bool) -> dict:
         "paa_vs_always_defect": paa["vs_always_defect"] >= COIN_TARGETS["paa_vs_always_defect"],
     }
     results["quick"] = quick
+    # What the bots' own pairs get (first policy's, second's reward per step): an own-coin
+    # player loses about -0.28 to always-defect, a grabber breaks even with it.
+    results["scripted_pairs"] = {
+        f"{a}_vs_{b}": scripted_pair_reward(a, b)
+        for a, b in [
+            ("always_cooperate", "always_cooperate"),
+            ("always_cooperate", "always_defect"),
+            ("always_defect", "always_defect"),
+        ]
+    }
 
     ax = _reward_curves(curves, "Coin Game self-play: PAA vs PPO")
     ax.axhline(0.336, color="grey", lw=0.8, ls=":")  # a scripted own-coin pair (ENVS.md)

@@ -1,0 +1,41 @@
+"""The Advantage Alignment reproductions (scripts/aa_reproductions.py), at toy sizes."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import aa_reproductions as aa  # noqa: E402
+import reproduce  # noqa: E402
+
+
+def test_scripted_pairs_give_the_coin_game_reference_points():
+    cooperators = aa.scripted_pair_reward("always_cooperate", "always_cooperate", 200, 32)
+    robbed, robber = aa.scripted_pair_reward("always_cooperate", "always_defect", 200, 32)
+    grabbers = aa.scripted_pair_reward("always_defect", "always_defect", 200, 32)
+    assert cooperators == pytest.approx([0.335, 0.335], abs=0.03)  # ENVS.md: ~0.35
+    assert robbed < -0.2 and robber > 0.5  # the own-coin player is exploited
+    assert grabbers == pytest.approx([0.0, 0.0], abs=0.03)  # ENVS.md: ~0
+
+
+def test_aa_coin_game_trains_evaluates_and_reports(tmp_path, monkeypatch):
+    monkeypatch.setattr(aa, "COIN_QUICK", ["num_seeds=2", "total_steps=1600", "num_chunks=2"])
+    monkeypatch.setattr(aa, "COIN_EVAL_QUICK", {"steps": 20, "num_envs": 2})
+    assert reproduce.main(["aa_coin_game", "--out", str(tmp_path), "--quick"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())["results"]
+    for name in ("paa", "ppo"):
+        result = summary[name]
+        assert len(result["self_play_per_seed"]) == 2
+        assert len(result["vs_always_defect_per_seed"]) == 2
+        assert result["cross_play"] is not None
+        assert Path(result["eval_heatmap"]).exists()
+    assert set(summary["paa_meets_targets"]) == set(aa.COIN_TARGETS)
+    assert set(summary["scripted_pairs"]) == {
+        "always_cooperate_vs_always_cooperate",
+        "always_cooperate_vs_always_defect",
+        "always_defect_vs_always_defect",
+    }
+    assert (tmp_path / "reward_per_step.png").exists()
