@@ -13,7 +13,10 @@ double-DQN steps (once `learning_starts` time steps have passed).
   with `polyak` < 1 after every gradient step.
 - Schedules (exploration, learning_starts, target_every) count time steps, i.e. steps
   of each environment, so they do not change with `num_envs`.
-- A time limit is treated as terminal (no bootstrap across truncation).
+- Time limits: by default a truncated episode is treated as terminal (no bootstrap);
+  `bootstrap_truncated: true` builds the env with `final_obs=True` and bootstraps an
+  n-step transition that a time limit cuts from the final observation of its episode,
+  with discount gamma^(steps up to the cut) (`marl.returns.n_step_return_cut`).
 - Environments whose observations are bit vectors (`env.binary_observations`, e.g. the
   spatial PD: 5 bits, 32 states) are evaluated through a table of Q over every possible
   observation: each bank's network runs once on the 2^d observations and agents and
@@ -43,7 +46,7 @@ from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import Head, NetworkConfig
 from marl.policy import Policy, stateless
 from marl.replay import Ring, ring_add, ring_init
-from marl.returns import n_step_return
+from marl.returns import n_step_return, n_step_return_cut
 from marl.scripted import override_scripted
 from marl.sharing import agent_banks, apply_per_agent, bank_members, parse_sharing
 
@@ -72,6 +75,7 @@ class DQNConfig:
     sharing: str = "shared"
     q_table: bool = False  # a Q-table over bit-vector observations instead of a network
     table_lr: float = 0.1  # the table's step size (q_table only)
+    bootstrap_truncated: bool = False  # bootstrap time-limit truncation (final observation)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def check(self, path):
@@ -121,7 +125,8 @@ class DQNState:
     opt_state: object
     env_state: object  # [E]
     obs: jax.Array  # [E, A, *obs]
-    window: dict  # the last n steps: obs, actions, rewards [n, E, A(, ...)], dones [n, E]
+    window: dict  # the last n steps: obs, actions, rewards [n, E, A(, ...)], dones [n, E];
+    # with bootstrap_truncated also terminated [n, E] and final (encoded final obs)
     replay: Ring  # items: one time step of every env and agent
     key: jax.Array
     time: jax.Array  # int32[], time steps taken (per env)
@@ -156,6 +161,15 @@ def select_actions(key, q, config: DQNConfig, value):
     return jnp.where(explore, uniform, greedy).astype(jnp.int32)
 
 
+def _cut_observation(final, cut, after_window):
+    """Per env, the observation to bootstrap from: the final observation of step cut[e]
+    (final [n, E, ...]) where a time limit cut the window (cut >= 0), else after_window."""
+    index = jnp.maximum(cut, 0).reshape(1, -1, *([1] * (final.ndim - 2)))
+    at_cut = jnp.take_along_axis(final, index, axis=0)[0]
+    where_cut = (cut >= 0).reshape(-1, *([1] * (after_window.ndim - 1)))
+    return jnp.where(where_cut, at_cut, after_window)
+
+
 def double_dqn_targets(ret, discount, q_next_online, q_next_target):
     """y = R + discount * Q_target(s', argmax_a Q_online(s', a))."""
     best = jnp.argmax(q_next_online, -1)
@@ -175,6 +189,8 @@ class DQN:
         self.obs_shape = tuple(env.observation_space(env_params).shape)
         if config.network.torso == "cnn" and len(self.obs_shape) != 3:
             fail("algo.network.torso", "cnn", f"grid observations [H, W, C]; got {self.obs_shape}")
+        if config.bootstrap_truncated and not getattr(env, "final_obs", False):
+            fail("algo.bootstrap_truncated", True, "an env built with final_obs=True")
         self.num_actions = env.action_space(env_params).n
         self.steps_per_update = config.num_envs * config.num_steps
         self.slots = config.buffer_size // (config.num_envs * self.num_agents)
@@ -296,6 +312,9 @@ class DQN:
             "rewards": jnp.zeros((c.n_step, e, a), jnp.float32),
             "dones": jnp.zeros((c.n_step, e), bool),
         }
+        if c.bootstrap_truncated:
+            window["terminated"] = jnp.zeros((c.n_step, e), bool)
+            window["final"] = jnp.zeros((c.n_step, *stored.shape), stored.dtype)
         item = {
             "obs": stored,
             "action": jnp.zeros((e, a), jnp.int32),
@@ -337,13 +356,25 @@ class DQN:
             "rewards": shift(state.window["rewards"], reward),
             "dones": shift(state.window["dones"], done),
         }
-        ret, discount = n_step_return(window["rewards"], window["dones"][..., None], c.gamma)
+        bootstrap_obs = self._encode(next_obs)
+        if c.bootstrap_truncated:
+            window["terminated"] = shift(state.window["terminated"], info["terminated"])
+            window["final"] = shift(state.window["final"], self._encode(info.pop("final_obs")))
+            ret, discount, cut = n_step_return_cut(
+                window["rewards"],
+                window["terminated"][..., None],
+                (window["dones"] & ~window["terminated"])[..., None],
+                c.gamma,
+            )
+            bootstrap_obs = _cut_observation(window["final"], cut[:, 0], bootstrap_obs)
+        else:
+            ret, discount = n_step_return(window["rewards"], window["dones"][..., None], c.gamma)
         item = {
             "obs": window["obs"][0],
             "action": window["actions"][0],
             "ret": ret,
             "discount": discount,
-            "next_obs": self._encode(next_obs),
+            "next_obs": bootstrap_obs,
         }
         # The window holds a whole n-step transition once n steps have been taken.
         replay = ring_add(state.replay, item, valid=state.time + 1 >= c.n_step)

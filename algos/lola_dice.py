@@ -295,7 +295,7 @@ class LOLADiCE:
         metrics = {"reward_mean": played.rewards.mean(), "loss/value": jnp.stack(value_loss).mean()}
         for i in (0, 1):
             metrics[f"agent{i}/reward_per_step"] = played.rewards[..., i].mean()
-            metrics[f"agent{i}/grad_norm"] = optax.global_norm(grads[i])
+            metrics[f"agent{i}/grad_norm"] = _global_norm(grads[i])
         metrics.update(episode_metric_sums(self.env, info))
         metrics.update(step_rates(self.env, info))
         return state, metrics
@@ -318,3 +318,9 @@ def _with(pair: list, index: int, value) -> tuple:
 
 def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> LOLADiCE:
     return LOLADiCE(build(LOLADiCEConfig, config, "algo"), env, env_params, scripted, total_steps)
+
+
+def _global_norm(tree) -> jax.Array:
+    """The L2 norm of all leaves together (optax.global_norm is deprecated, and its
+    successor optax.tree.norm is missing from older optax releases)."""
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))

@@ -43,3 +43,24 @@ def n_step_return(rewards, dones, gamma: float):
     powers = gamma ** jnp.arange(n, dtype=rewards.dtype).reshape(-1, *([1] * (rewards.ndim - 1)))
     total = (powers * still_in * rewards).sum(0)
     return total, gamma**n * alive[-1]
+
+
+def n_step_return_cut(rewards, terminated, truncated, gamma: float):
+    """`n_step_return` where an episode cut by its time limit is bootstrapped.
+
+    rewards: [n, ...]; terminated, truncated: [n, ...] (broadcastable), how the episode
+    ended at each step (a step that is both counts as terminated). Returns (return,
+    discount, cut): the return as `n_step_return`'s; `cut` [...] int32, the step whose
+    truncation ended the window's episode, or -1. Where cut >= 0, bootstrap from that
+    step's final observation with discount gamma^(cut + 1); elsewhere the discount is
+    `n_step_return`'s (gamma^n for the observation after the window, 0 after a
+    termination).
+    """
+    terminated = jnp.broadcast_to(terminated, rewards.shape)
+    truncated = jnp.broadcast_to(truncated, rewards.shape) & ~terminated
+    ends = terminated | truncated
+    total, discount = n_step_return(rewards, ends, gamma)
+    first = jnp.argmax(ends, axis=0)  # 0 where nothing ended (then unused)
+    is_cut = ends.any(0) & jnp.take_along_axis(truncated, first[None], axis=0)[0]
+    discount = jnp.where(is_cut, gamma ** (first + 1.0), discount)
+    return total, discount, jnp.where(is_cut, first, -1).astype(jnp.int32)

@@ -3,9 +3,10 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from marl.replay import ring_add, ring_init, ring_sample_slots
-from marl.returns import n_step_return
+from marl.returns import n_step_return, n_step_return_cut
 
 
 def test_ring_overwrites_the_oldest_slot_first():
@@ -40,3 +41,22 @@ def test_n_step_return_hand_computed():
     # the episode ends at the second step: the third reward is the next episode's
     ret, discount = n_step_return(rewards, jnp.array([False, True, False]), 0.5)
     assert float(ret) == 2.0 and float(discount) == 0.0
+
+
+@pytest.mark.parametrize(
+    "terminated, truncated, expected",
+    [
+        ([0, 0, 0], [0, 0, 0], (6.0, 0.125, -1)),  # no end: bootstrap after the window
+        ([0, 1, 0], [0, 0, 0], (2.0, 0.0, -1)),  # terminated: no bootstrap
+        ([0, 0, 0], [0, 1, 0], (2.0, 0.25, 1)),  # cut at step 1: its final obs, gamma^2
+        ([0, 0, 0], [0, 0, 1], (6.0, 0.125, 2)),  # cut at the last step: its final obs
+        ([0, 1, 0], [0, 1, 0], (2.0, 0.0, -1)),  # both at once: terminated wins
+        ([1, 0, 0], [0, 1, 0], (1.0, 0.0, -1)),  # only the first end counts
+    ],
+)
+def test_n_step_return_cut_bootstraps_only_time_limits(terminated, truncated, expected):
+    rewards = jnp.array([1.0, 2.0, 16.0])
+    ret, discount, cut = n_step_return_cut(
+        rewards, jnp.array(terminated, bool), jnp.array(truncated, bool), 0.5
+    )
+    assert (float(ret), float(discount), int(cut)) == expected

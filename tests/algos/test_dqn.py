@@ -62,6 +62,37 @@ def test_replay_holds_n_step_transitions_of_the_played_trajectory():
     assert items["next_obs"][0, 0].argmax() == 1 + 2 * a1
 
 
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_a_time_limit_is_bootstrapped_from_the_final_observation_only_when_asked(bootstrap):
+    # ipd, horizon 3, n = 2, gamma = 0.5, 6 steps: windows (0,1), (1,2), (2,3), (3,4), (4,5);
+    # the episodes are cut after steps 2 and 5, inside windows (1,2), (2,3) and (4,5).
+    env, params = marl.make("ipd", horizon=3, final_obs=bootstrap)
+    algo = {**FAST, "n_step": 2, "gamma": 0.5, "num_envs": 1, "num_steps": 6}
+    trainer = algos.make(
+        {**algo, "bootstrap_truncated": bootstrap},
+        marl.EpisodeStats(env),
+        params,
+        {1: "always_cooperate"},
+    )
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    state, _ = jax.jit(trainer.update)(state)
+    items = jax.tree.map(lambda x: np.asarray(x)[:5, 0, 0], state.replay.items)  # env 0, learner
+    if bootstrap:
+        np.testing.assert_allclose(items["discount"], [0.25, 0.25, 0.5, 0.25, 0.25])
+        # windows (1,2) and (2,3) bootstrap from the outcome of step 2, not the new start
+        # state; window (2,3) starts there
+        np.testing.assert_array_equal(items["next_obs"][1], items["next_obs"][2])
+        assert items["next_obs"][1].argmax() != 0
+        assert items["next_obs"][1].argmax() == 1 + 2 * items["action"][2]
+    else:
+        np.testing.assert_allclose(items["discount"], [0.25, 0.0, 0.0, 0.25, 0.0])
+
+
+def test_bootstrapping_a_time_limit_needs_the_final_observation():
+    with pytest.raises(ConfigError, match="final_obs=True"):
+        make(bootstrap_truncated=True)
+
+
 def test_exploration_schedules_are_linear_then_flat():
     trainer = make(explore_start=1.0, explore_end=0.1, explore_steps=100)
     c = trainer.config
