@@ -13,9 +13,12 @@ then `update_epochs` passes of minibatched clipped-PPO gradient steps.
   every loss; the other slots learn.
 - Co-player pool (`coplayers`): at each episode start, in each env, with probability
   `coplayers.prob` one learning slot (drawn uniformly) is played for that whole episode
-  by a scripted policy drawn uniformly from `coplayers.pool`; that slot's samples of the
-  episode are left out of every loss. So the learners meet those co-players as well as
-  each other (e.g. always-defect bots beside self-play, to learn not to be exploited).
+  by a co-player drawn uniformly from the pool: the scripted policies `coplayers.pool`
+  and the past copies of the learners' actors (`coplayers.past` snapshots, one taken
+  every `coplayers.past_every` updates, the oldest replaced first: an agent replay
+  buffer; a copy plays with the parameter bank of the slot it takes). That slot's samples
+  of the episode are left out of every loss. So the learners meet those co-players as
+  well as each other (e.g. always-defect bots or their own past selves beside self-play).
 - Critic: `local` sees the agent's own observation; `central` (MAPPO) sees all agents'
   observations joined, plus the agent's id.
 - Time limits: with `bootstrap_truncated`, the env reports the final observation and
@@ -51,6 +54,8 @@ from marl.sharing import agent_banks, apply_per_agent, parse_sharing
 class CoplayerConfig:
     pool: tuple[str, ...] = ()  # scripted policy names (marl.scripted)
     prob: float = 0.0  # chance, per env and episode, that one learning slot is played by one
+    past: int = 0  # past copies of the learners' actors kept in the pool
+    past_every: int = 20  # updates between two copies
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,12 @@ class PPOConfig:
         mix = self.coplayers
         if not 0.0 <= mix.prob <= 1.0:
             fail(f"{path}.coplayers.prob", mix.prob, "a number in [0, 1]")
-        if mix.prob > 0 and not mix.pool:
-            fail(f"{path}.coplayers.pool", list(mix.pool), "at least one scripted policy")
+        if mix.past < 0:
+            fail(f"{path}.coplayers.past", mix.past, "an integer >= 0")
+        if mix.past_every < 1:
+            fail(f"{path}.coplayers.past_every", mix.past_every, "an integer >= 1")
+        if mix.prob > 0 and not (mix.pool or mix.past):
+            fail(f"{path}.coplayers.pool", list(mix.pool), "a scripted policy, or past > 0")
 
 
 @struct.dataclass
@@ -116,7 +125,9 @@ class PPOState:
     key: jax.Array  # raw uint32 key
     updates: jax.Array  # int32[]
     coplayer: jax.Array  # int32[E, 2]: (slot, pool index) of this episode's pool co-player;
-    # slot -1: none (always, without a pool)
+    # slot -1: none (always, without a pool). Pool index: scripted ones first, then copies.
+    past: object  # [past, banks, ...] copies of params["actor"]; None without past copies
+    past_filled: jax.Array  # int32[], copies taken so far
 
 
 @struct.dataclass
@@ -278,11 +289,14 @@ class PPO:
             key=key_run,
             updates=jnp.asarray(0, jnp.int32),
             coplayer=jnp.full((c.num_envs, 2), -1, jnp.int32),
+            past=_copies(params["actor"], c.coplayers.past),
+            past_filled=jnp.asarray(0, jnp.int32),
         )
 
-    def _act(self, params, hidden, obs, done, key, coplayer=None):
+    def _act(self, params, hidden, obs, done, key, coplayer=None, past=None):
         """One step of every agent in every env: (hidden, actions [A, E], log p, value).
-        `coplayer` [E, 2]: pool co-players (see `_draw_coplayers`) replace those actions."""
+        `coplayer` [E, 2]: pool co-players (see `_draw_coplayers`) replace those actions;
+        `past`: the state's copies of the actors."""
         obs_am = jnp.swapaxes(obs, 0, 1)
         reset = jnp.broadcast_to(done, (self.num_agents, *done.shape))
         hidden, logits, value = self._heads(params, hidden, obs_am, self._critic_input(obs), reset)
@@ -293,17 +307,51 @@ class PPO:
         if coplayer is not None:
             key_pool = jax.random.fold_in(key_scripted, self.num_agents)
             actions = override_coplayers(self.pool, key_pool, obs_am, actions, coplayer)
+            if past is not None:
+                key_past = jax.random.fold_in(key_scripted, self.num_agents + 1)
+                actions, hidden = self._past_coplayers(
+                    past, key_past, obs_am, reset, hidden, actions, coplayer
+                )
         return hidden, actions, dist.log_prob(actions), value, obs_am, reset
 
-    def _draw_coplayers(self, key, starts, coplayer):
+    def _past_coplayers(self, past, key, obs_am, reset, hidden, actions, coplayer):
+        """Where env e's pool co-player is a past copy, its slot's action [A, E] (and
+        actor hidden state, for a GRU) come from that copy, with the bank of the slot."""
+        num_envs = coplayer.shape[0]
+        envs = jnp.arange(num_envs)
+        slot = jnp.maximum(coplayer[:, 0], 0)
+        copy = coplayer[:, 1] - len(self.pool)
+        is_past = (coplayer[:, 0] >= 0) & (copy >= 0)
+        bank = jnp.asarray(self.bank_of)[slot]
+        params = jax.tree.map(lambda p: p[jnp.maximum(copy, 0), bank], past)  # [E, ...]
+        x = self._network_input(obs_am)[slot, envs]
+        h = hidden["actor"][slot, envs]
+        extra = self._extra((num_envs,), False)
+        extra = None if extra is None else extra[slot, envs]
+
+        def one(p, h, x, e, r):  # a batch of one: the network's input shapes
+            e = None if e is None else e[None]
+            h, logits = self.actor.apply(p, h[None], x[None], e, r[None])
+            return h[0], logits[0]
+
+        h_past, logits = jax.vmap(one)(params, h, x, extra, reset[slot, envs])
+        chosen = distrax.Categorical(logits=logits).sample(seed=key).astype(jnp.int32)
+        actions = actions.at[slot, envs].set(jnp.where(is_past, chosen, actions[slot, envs]))
+        actor = hidden["actor"].at[slot, envs].set(jnp.where(is_past[:, None], h_past, h))
+        return actions, {**hidden, "actor": actor}
+
+    def _draw_coplayers(self, key, starts, coplayer, past_filled):
         """Where an episode starts (`starts` [E]), draw who plays it: with probability
-        `coplayers.prob` a (learning slot, pool index) pair, else (-1, -1)."""
+        `coplayers.prob` a (learning slot, pool index) pair, else (-1, -1). The pool holds
+        the scripted policies and the past copies taken so far."""
         key_mix, key_slot, key_bot = jax.random.split(key, 3)
         num_envs = starts.shape[0]
+        size = len(self.pool) + jnp.minimum(past_filled, self.config.coplayers.past)
         mixed = jax.random.bernoulli(key_mix, self.config.coplayers.prob, (num_envs,))
+        mixed = mixed & (size > 0)  # no copy taken yet and no scripted policy: self-play
         slots = jnp.asarray(np.flatnonzero(self.learner), jnp.int32)
         slot = jax.random.choice(key_slot, slots, (num_envs,))
-        bot = jax.random.randint(key_bot, (num_envs,), 0, len(self.pool), jnp.int32)
+        bot = jax.random.randint(key_bot, (num_envs,), 0, jnp.maximum(size, 1), jnp.int32)
         drawn = jnp.where(mixed[:, None], jnp.stack([slot, bot], 1), -1)
         return jnp.where(starts[:, None], drawn, coplayer)
 
@@ -316,9 +364,15 @@ class PPO:
             key_act, key_env = jax.random.split(key)
             if self.mixing:
                 key_draw = jax.random.fold_in(key_act, 1)
-                coplayer = self._draw_coplayers(key_draw, done, coplayer)
+                coplayer = self._draw_coplayers(key_draw, done, coplayer, state.past_filled)
             hidden_next, actions, log_p, value, obs_am, reset = self._act(
-                state.params, hidden, obs, done, key_act, coplayer if self.mixing else None
+                state.params,
+                hidden,
+                obs,
+                done,
+                key_act,
+                coplayer if self.mixing else None,
+                state.past,
             )
             env_keys = jax.random.split(key_env, c.num_envs)
             next_obs, env_state, reward, next_done, info = step_env(
@@ -485,6 +539,8 @@ class PPO:
         state = state.replace(
             params=params, opt_state=opt_state, key=key, updates=state.updates + 1
         )
+        if state.past is not None:
+            state = self._take_copy(state)
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metric_sums(self.env, info, self.learner))
         metrics.update(step_rates(self.env, info))
@@ -492,6 +548,18 @@ class PPO:
         if self.mixing:
             metrics.update(self._coplayer_metrics(rollout))
         return state, metrics
+
+    def _take_copy(self, state: PPOState) -> PPOState:
+        """Every `coplayers.past_every` updates, copy the actors into the pool (a ring)."""
+        mix = self.config.coplayers
+        take = state.updates % mix.past_every == 0
+        index = state.past_filled % mix.past
+        past = jax.tree.map(
+            lambda copies, p: jnp.where(take, copies.at[index].set(p), copies),
+            state.past,
+            state.params["actor"],
+        )
+        return state.replace(past=past, past_filled=state.past_filled + take)
 
     def _coplayer_metrics(self, rollout: Rollout) -> dict:
         """The learners' reward per step beside pool co-players and in envs without one
@@ -524,6 +592,13 @@ class PPO:
             return actions[:, 0], hidden
 
         return Policy(init=init, act=act)
+
+
+def _copies(actor_params, count: int):
+    """Room for `count` copies of the actors (zeros), or None when none are kept."""
+    if count == 0:
+        return None
+    return jax.tree.map(lambda p: jnp.zeros((count, *p.shape), p.dtype), actor_params)
 
 
 def whiten(advantages, learns):

@@ -34,6 +34,8 @@ def rollout_of(trainer, seed=0):
         ({"pool": ["grim"], "prob": 0.5}, "algo.coplayers.pool"),
         ({"pool": ["tit_for_tat"], "prob": 0.5}, "needs one of: MatrixGame"),
         ({"pool": ["always_defect"], "prob": 0.5, "size": 3}, "unknown key algo.coplayers.size"),
+        ({"past": -1}, "algo.coplayers.past"),
+        ({"past": 2, "past_every": 0}, "algo.coplayers.past_every"),
     ],
 )
 def test_bad_pools_fail_before_compiling(coplayers, message):
@@ -114,3 +116,62 @@ def test_marl_train_reports_rewards_beside_and_without_the_pool(tmp_path):
     assert 0.2 < last["coplayers/share"] < 0.8
     assert np.isfinite(last["coplayers/reward_vs_pool"])
     assert np.isfinite(last["coplayers/reward_without"])
+
+
+# ---- past copies of the learners (an agent replay buffer) ---------------------------------
+PAST = {"pool": [], "prob": 1.0, "past": 2, "past_every": 2}
+
+
+def test_copies_of_the_actors_are_taken_every_few_updates_oldest_replaced_first():
+    trainer = coin_trainer(coplayers=PAST)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    update = jax.jit(trainer.update)
+    actors = []
+    for _ in range(6):
+        state, _ = update(state)
+        actors.append(state.params["actor"])
+    assert int(state.past_filled) == 3  # after updates 2, 4 and 6
+    for index, update_number in ((0, 6), (1, 4)):  # copy 3 replaced copy 1 in slot 0
+        copy = jax.tree.map(lambda c, i=index: c[i], state.past)
+        same = jax.tree.map(np.array_equal, copy, actors[update_number - 1])
+        assert all(jax.tree.leaves(same))
+
+
+def test_without_copies_or_scripted_policies_the_pool_is_empty_and_all_is_self_play():
+    _, rollout, *_ = rollout_of(coin_trainer(coplayers=PAST))
+    assert (np.asarray(rollout.coplayer_slot) == -1).all()
+
+
+@pytest.mark.parametrize("gru", [0, 8])
+def test_a_past_copy_plays_its_slot_with_its_own_parameters(gru):
+    trainer = coin_trainer(coplayers={**PAST, "past": 1}, network={"gru": gru})
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    # A copy whose output layer always picks action 2 ("south"); the learners do not.
+    copy = jax.tree.map(lambda p: p[None], state.params["actor"])
+    bias = copy["params"]["Dense_0"]["bias"]
+    copy["params"]["Dense_0"]["bias"] = bias.at[..., 2].set(100.0)
+    state = state.replace(past=copy, past_filled=jnp.asarray(1, jnp.int32))
+    _, rollout, *_ = jax.jit(trainer._rollout)(state)
+    slot = np.asarray(rollout.coplayer_slot)
+    assert (slot >= 0).all()  # prob 1: every episode has one
+    actions = np.asarray(rollout.actions)
+    t, e = np.indices(slot.shape)
+    assert (actions[t, slot, e] == 2).all()
+    assert (actions[t, 1 - slot, e] != 2).any()
+
+
+def test_marl_train_with_past_copies(tmp_path):
+    run_dir = run(
+        tmp_path,
+        "env=coin_game",
+        "algo=paa",
+        "algo.num_envs=8",
+        "algo.num_steps=16",
+        "algo.coplayers.past=3",
+        "algo.coplayers.past_every=1",
+        "algo.coplayers.prob=0.5",
+        "total_steps=1024",
+        "num_chunks=2",
+    )
+    last = rows(run_dir)[-1]
+    assert 0.2 < last["coplayers/share"] < 0.8
