@@ -163,8 +163,9 @@ class AdvantageAlignment(PPO):
         else:
             base = whiten(base, learns)
         resets = rollout.resets[:, None, :]
-        # No alignment in an episode with a pool co-player: a scripted policy does not
-        # learn, so there is nothing to shape; there the learner takes the plain advantage.
+        # No alignment in an episode with a pool co-player: a scripted policy or a frozen
+        # past copy does not learn, so there is nothing to shape; there the learner takes
+        # the plain advantage.
         others = others_sum(base, axis=1) * learning_coplayers
         aligned = aligned_advantages(base, others, resets, c.beta, c.gamma, self.form)
         return aligned, targets

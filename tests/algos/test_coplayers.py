@@ -100,14 +100,21 @@ def test_no_alignment_term_beside_a_pool_coplayer():
     assert not np.allclose(np.asarray(aligned)[~with_bot], np.asarray(base)[~with_bot])
 
 
-def test_marl_train_reports_rewards_beside_and_without_the_pool(tmp_path):
+@pytest.mark.parametrize(
+    "pool",
+    [
+        ["algo.coplayers.pool=[always_defect,always_cooperate]"],
+        ["algo.coplayers.past=3", "algo.coplayers.past_every=1"],  # copies from update 1
+    ],
+)
+def test_marl_train_reports_rewards_beside_and_without_the_pool(tmp_path, pool):
     run_dir = run(
         tmp_path,
         "env=coin_game",
         "algo=paa",
         "algo.num_envs=8",
         "algo.num_steps=16",
-        "algo.coplayers.pool=[always_defect,always_cooperate]",
+        *pool,
         "algo.coplayers.prob=0.5",
         "total_steps=1024",
         "num_chunks=2",
@@ -158,20 +165,3 @@ def test_a_past_copy_plays_its_slot_with_its_own_parameters(gru):
     t, e = np.indices(slot.shape)
     assert (actions[t, slot, e] == 2).all()
     assert (actions[t, 1 - slot, e] != 2).any()
-
-
-def test_marl_train_with_past_copies(tmp_path):
-    run_dir = run(
-        tmp_path,
-        "env=coin_game",
-        "algo=paa",
-        "algo.num_envs=8",
-        "algo.num_steps=16",
-        "algo.coplayers.past=3",
-        "algo.coplayers.past_every=1",
-        "algo.coplayers.prob=0.5",
-        "total_steps=1024",
-        "num_chunks=2",
-    )
-    last = rows(run_dir)[-1]
-    assert 0.2 < last["coplayers/share"] < 0.8
