@@ -166,7 +166,9 @@ class AdvantageAlignment(PPO):
         # No alignment in an episode with a pool co-player: a scripted policy or a frozen
         # past copy does not learn, so there is nothing to shape; there the learner takes
         # the plain advantage.
-        others = others_sum(base, axis=1) * learning_coplayers
+        others = others_sum(base, axis=1)
+        if self.mixing:
+            others = others * learning_coplayers
         aligned = aligned_advantages(base, others, resets, c.beta, c.gamma, self.form)
         return aligned, targets
 

@@ -434,9 +434,13 @@ class PPO:
 
     def learns(self, coplayer_slot):
         """Which samples [T, A, E] the learners made (1.0) and which scripted slots or pool
-        co-players made (0.0), from the rollout's `coplayer_slot` [T, E]."""
-        agents = jnp.arange(self.num_agents)[None, :, None]
+        co-players made (0.0), from the rollout's `coplayer_slot` [T, E]. Without a pool,
+        the static mask of the learning slots, [1, A, 1]: static counts keep the numbers
+        of runs without a pool exactly what they were before pools existed."""
         learner = jnp.asarray(self.learner)[None, :, None]
+        if not self.mixing:
+            return learner
+        agents = jnp.arange(self.num_agents)[None, :, None]
         return (learner & (coplayer_slot[:, None, :] != agents)).astype(jnp.float32)
 
     def policy_loss(self, log_p, old_log_p, advantages):
@@ -475,8 +479,9 @@ class PPO:
         dist = distrax.Categorical(logits=logits)
         log_p = dist.log_prob(rollout.actions)
         learns = self.learns(rollout.coplayer_slot)
-        weight = self._sample_weights(learns)
-        mean = lambda x: (x * weight).sum()  # sum over banks of each bank's mean
+        samples = rollout.actions.shape[0] * rollout.actions.shape[2]
+        weight, count = self._sample_weights(learns, samples)
+        mean = lambda x: (x * weight).sum() / count  # sum over banks of each bank's mean
         adv = self.minibatch_advantages(advantages, learns)
         policy_loss = mean(self.policy_loss(log_p, rollout.log_probs, adv))
         value_loss = mean(self.value_loss(values, rollout.values, targets))
@@ -490,16 +495,14 @@ class PPO:
         }
         return total, stats
 
-    def _sample_weights(self, learns):
-        """Loss weights [T, A, B]: 1 / (the bank's learning samples) on each learning
-        sample, so each bank's loss is the mean over its own samples and banks do not scale
-        one another's gradients."""
-        if not self.mixing:  # static counts: the learning agents of each bank, every sample
-            samples = learns.shape[0] * learns.shape[2]
-            return learns * jnp.asarray(self.agent_weight, jnp.float32)[None, :, None] / samples
+    def _sample_weights(self, learns, samples: int):
+        """Loss weights [T, A, B] and a divisor such that each bank's loss is the mean over
+        its own learning samples and banks do not scale one another's gradients."""
+        if not self.mixing:  # static: the learning agents of each bank, every (t, env) sample
+            return jnp.asarray(self.agent_weight, jnp.float32)[None, :, None], samples
         per_agent = learns.sum((0, 2))
         per_bank = jax.ops.segment_sum(per_agent, self.bank_of, self.num_banks)
-        return learns / jnp.maximum(per_bank[self.bank_of], 1.0)[None, :, None]
+        return learns / jnp.maximum(per_bank[self.bank_of], 1.0)[None, :, None], 1.0
 
     def update(self, state: PPOState):
         c = self.config
@@ -605,8 +608,7 @@ def whiten(advantages, learns):
     """(A - mean) / std of agent-major [T, A, B] advantages, the statistics taken over the
     learners' samples only (`learns`, broadcastable to [T, A, B]: scripted slots and pool
     co-players would skew them)."""
-    learns = jnp.broadcast_to(learns, advantages.shape)
-    count = jnp.maximum(learns.sum(), 1)
+    count = jnp.maximum(learns.sum() * (advantages.size // learns.size), 1)
     mean = jnp.sum(advantages * learns) / count
     var = jnp.sum(((advantages - mean) ** 2) * learns) / count
     return (advantages - mean) / (jnp.sqrt(var) + 1e-8)
