@@ -11,14 +11,11 @@ then `update_epochs` passes of minibatched clipped-PPO gradient steps.
   bank always sees its agents); with a GRU they split whole env sequences.
 - Scripted co-players (`scripted` slots) act by their fixed rule and are left out of
   every loss; the other slots learn.
-- Co-player pool (`coplayers`): at each episode start, in each env, with probability
-  `coplayers.prob` one learning slot (drawn uniformly) is played for that whole episode
-  by a co-player drawn uniformly from the pool: the scripted policies `coplayers.pool`
-  and the past copies of the learners' actors (`coplayers.past` snapshots, one taken
-  every `coplayers.past_every` updates, the oldest replaced first: an agent replay
-  buffer; a copy plays with the parameter bank of the slot it takes). That slot's samples
-  of the episode are left out of every loss. So the learners meet those co-players as
-  well as each other (e.g. always-defect bots or their own past selves beside self-play).
+- Co-player pool (`coplayers`, marl/coplayers.py): in a share of the episodes one
+  learning slot is played by a scripted policy or a past copy of the learners' actors (a
+  copy plays with the parameter bank of the slot it takes); that slot's samples of the
+  episode are left out of every loss. So the learners meet those co-players as well as
+  each other (e.g. always-defect bots or their own past selves beside self-play).
 - Critic: `local` sees the agent's own observation; `central` (MAPPO) sees all agents'
   observations joined, plus the agent's id.
 - Time limits: with `bootstrap_truncated`, the env reports the final observation and
@@ -40,22 +37,16 @@ import numpy as np
 import optax
 from flax import struct
 
+from marl import coplayers
 from marl.config import build, fail
+from marl.coplayers import CoplayerConfig
 from marl.losses import approx_kl, clipped_policy_loss, clipped_value_loss
 from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import NetworkConfig, initial_hidden, make_heads
 from marl.policy import Policy
 from marl.returns import gae
-from marl.scripted import coplayer_pool, override_coplayers, override_scripted
+from marl.scripted import override_scripted
 from marl.sharing import agent_banks, apply_per_agent, parse_sharing
-
-
-@dataclass(frozen=True)
-class CoplayerConfig:
-    pool: tuple[str, ...] = ()  # scripted policy names (marl.scripted)
-    prob: float = 0.0  # chance, per env and episode, that one learning slot is played by one
-    past: int = 0  # past copies of the learners' actors kept in the pool
-    past_every: int = 20  # updates between two copies
 
 
 @dataclass(frozen=True)
@@ -103,15 +94,6 @@ class PPOConfig:
             fail(f"{path}.network.activation", net.activation, "tanh or relu")
         if net.gru < 0 or any(w < 1 for w in net.hidden + net.channels):
             fail(f"{path}.network", net, "positive widths and gru >= 0")
-        mix = self.coplayers
-        if not 0.0 <= mix.prob <= 1.0:
-            fail(f"{path}.coplayers.prob", mix.prob, "a number in [0, 1]")
-        if mix.past < 0:
-            fail(f"{path}.coplayers.past", mix.past, "an integer >= 0")
-        if mix.past_every < 1:
-            fail(f"{path}.coplayers.past_every", mix.past_every, "an integer >= 1")
-        if mix.prob > 0 and not (mix.pool or mix.past):
-            fail(f"{path}.coplayers.pool", list(mix.pool), "a scripted policy, or past > 0")
 
 
 @struct.dataclass
@@ -160,7 +142,7 @@ class PPO:
             config.sharing, env, scripted
         )
         self.learner = learner
-        self.pool = coplayer_pool(config.coplayers, env)
+        self.pool = coplayers.scripted_members(config.coplayers, env)
         self.mixing = config.coplayers.prob > 0
         # Loss weight of each agent: 1 / (learning agents in its bank), so each bank's loss
         # is the mean over its own agents and banks do not scale one another's gradients.
@@ -289,13 +271,13 @@ class PPO:
             key=key_run,
             updates=jnp.asarray(0, jnp.int32),
             coplayer=jnp.full((c.num_envs, 2), -1, jnp.int32),
-            past=_copies(params["actor"], c.coplayers.past),
+            past=coplayers.empty_copies(params["actor"], c.coplayers.past),
             past_filled=jnp.asarray(0, jnp.int32),
         )
 
     def _act(self, params, hidden, obs, done, key, coplayer=None, past=None):
         """One step of every agent in every env: (hidden, actions [A, E], log p, value).
-        `coplayer` [E, 2]: pool co-players (see `_draw_coplayers`) replace those actions;
+        `coplayer` [E, 2]: pool co-players (`marl.coplayers.draw`) replace those actions;
         `past`: the state's copies of the actors."""
         obs_am = jnp.swapaxes(obs, 0, 1)
         reset = jnp.broadcast_to(done, (self.num_agents, *done.shape))
@@ -306,7 +288,9 @@ class PPO:
         actions = override_scripted(self.scripted, key_scripted, obs_am, actions)
         if coplayer is not None:
             key_pool = jax.random.fold_in(key_scripted, self.num_agents)
-            actions = override_coplayers(self.pool, key_pool, obs_am, actions, coplayer)
+            actions = coplayers.override_scripted_members(
+                self.pool, key_pool, obs_am, actions, coplayer
+            )
             if past is not None:
                 key_past = jax.random.fold_in(key_scripted, self.num_agents + 1)
                 actions, hidden = self._past_coplayers(
@@ -340,21 +324,6 @@ class PPO:
         actor = hidden["actor"].at[slot, envs].set(jnp.where(is_past[:, None], h_past, h))
         return actions, {**hidden, "actor": actor}
 
-    def _draw_coplayers(self, key, starts, coplayer, past_filled):
-        """Where an episode starts (`starts` [E]), draw who plays it: with probability
-        `coplayers.prob` a (learning slot, pool index) pair, else (-1, -1). The pool holds
-        the scripted policies and the past copies taken so far."""
-        key_mix, key_slot, key_bot = jax.random.split(key, 3)
-        num_envs = starts.shape[0]
-        size = len(self.pool) + jnp.minimum(past_filled, self.config.coplayers.past)
-        mixed = jax.random.bernoulli(key_mix, self.config.coplayers.prob, (num_envs,))
-        mixed = mixed & (size > 0)  # no copy taken yet and no scripted policy: self-play
-        slots = jnp.asarray(np.flatnonzero(self.learner), jnp.int32)
-        slot = jax.random.choice(key_slot, slots, (num_envs,))
-        bot = jax.random.randint(key_bot, (num_envs,), 0, jnp.maximum(size, 1), jnp.int32)
-        drawn = jnp.where(mixed[:, None], jnp.stack([slot, bot], 1), -1)
-        return jnp.where(starts[:, None], drawn, coplayer)
-
     def _rollout(self, state: PPOState):
         c = self.config
         step_env = jax.vmap(self.env.step, (0, 0, 0, None))
@@ -364,7 +333,11 @@ class PPO:
             key_act, key_env = jax.random.split(key)
             if self.mixing:
                 key_draw = jax.random.fold_in(key_act, 1)
-                coplayer = self._draw_coplayers(key_draw, done, coplayer, state.past_filled)
+                size = len(self.pool) + jnp.minimum(state.past_filled, c.coplayers.past)
+                learning = jnp.asarray(np.flatnonzero(self.learner), jnp.int32)
+                coplayer = coplayers.draw(
+                    key_draw, done, coplayer, learning, size, c.coplayers.prob
+                )
             hidden_next, actions, log_p, value, obs_am, reset = self._act(
                 state.params,
                 hidden,
@@ -543,43 +516,18 @@ class PPO:
             params=params, opt_state=opt_state, key=key, updates=state.updates + 1
         )
         if state.past is not None:
-            state = self._take_copy(state)
+            past, filled = coplayers.take_copy(
+                state.past, state.past_filled, params["actor"], state.updates, c.coplayers
+            )
+            state = state.replace(past=past, past_filled=filled)
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(episode_metric_sums(self.env, info, self.learner))
         metrics.update(step_rates(self.env, info))
         metrics["reward_mean"] = rollout.rewards.mean()
         if self.mixing:
-            metrics.update(self._coplayer_metrics(rollout))
+            learns = self.learns(rollout.coplayer_slot)
+            metrics.update(coplayers.reward_metrics(rollout.rewards, rollout.coplayer_slot, learns))
         return state, metrics
-
-    def _take_copy(self, state: PPOState) -> PPOState:
-        """Every `coplayers.past_every` updates, copy the actors into the pool (a ring)."""
-        mix = self.config.coplayers
-        take = state.updates % mix.past_every == 0
-        index = state.past_filled % mix.past
-        past = jax.tree.map(
-            lambda copies, p: jnp.where(take, copies.at[index].set(p), copies),
-            state.past,
-            state.params["actor"],
-        )
-        return state.replace(past=past, past_filled=state.past_filled + take)
-
-    def _coplayer_metrics(self, rollout: Rollout) -> dict:
-        """The learners' reward per step beside pool co-players and in envs without one
-        (NaN in an update that had none), and the share of env-steps with one."""
-        mixed = (rollout.coplayer_slot >= 0)[:, None, :]
-        learns = self.learns(rollout.coplayer_slot)
-
-        def mean_where(where):
-            count = where.sum()
-            total = (rollout.rewards * where).sum()
-            return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
-
-        return {
-            "coplayers/share": mixed.mean(),
-            "coplayers/reward_vs_pool": mean_where(learns * mixed),
-            "coplayers/reward_without": mean_where(learns * ~mixed),
-        }
 
     def policy(self, state: PPOState) -> Policy:
         """Samples from the trained actors for one env; the GRU state (if any) is the carry."""
@@ -595,13 +543,6 @@ class PPO:
             return actions[:, 0], hidden
 
         return Policy(init=init, act=act)
-
-
-def _copies(actor_params, count: int):
-    """Room for `count` copies of the actors (zeros), or None when none are kept."""
-    if count == 0:
-        return None
-    return jax.tree.map(lambda p: jnp.zeros((count, *p.shape), p.dtype), actor_params)
 
 
 def whiten(advantages, learns):

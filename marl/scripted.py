@@ -98,31 +98,6 @@ def scripted_slots(scripted: dict | None, env) -> tuple[dict, np.ndarray]:
     return policies, learner
 
 
-def coplayer_pool(coplayers, env) -> tuple[Callable, ...]:
-    """The scripted policies of a training co-player pool (`algo.coplayers.pool`)."""
-    policies = []
-    for i, name in enumerate(coplayers.pool):
-        try:
-            policies.append(scripted_policy(name, env))
-        except ValueError as err:
-            fail(f"algo.coplayers.pool[{i}]", name, f"a scripted policy for {env.name} ({err})")
-    return tuple(policies)
-
-
-def override_coplayers(pool: tuple, key, obs_by_agent, actions, coplayer):
-    """Where env e has a pool co-player (coplayer[e] = (slot, pool index), slot >= 0), that
-    slot's action [A, E] is the chosen pool policy's."""
-    num_agents, num_envs = actions.shape
-    slots = jnp.arange(num_agents)[:, None]
-    for i, policy in enumerate(pool):
-        keys = jax.random.split(jax.random.fold_in(key, i), num_agents * num_envs)
-        keys = keys.reshape(num_agents, num_envs, *keys.shape[1:])
-        chosen = jax.vmap(jax.vmap(policy))(keys, obs_by_agent)
-        here = (slots == coplayer[None, :, 0]) & (coplayer[None, :, 1] == i)
-        actions = jnp.where(here, chosen, actions)
-    return actions
-
-
 def override_scripted(policies: dict, key, obs_by_agent, actions):
     """Replace the scripted slots' actions [A, E] by their policies' choices."""
     for slot, policy in policies.items():

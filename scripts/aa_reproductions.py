@@ -28,7 +28,8 @@ from runs import train_experiment  # noqa: E402 (scripts/ is on sys.path)
 import marl  # noqa: E402
 from marl.algos.lola import STATES  # noqa: E402
 from marl.evaluate import evaluate  # noqa: E402
-from marl.policy import load_run  # noqa: E402
+from marl.policy import from_agent_rule, load_run, mix  # noqa: E402
+from marl.rollout import policy_rollout  # noqa: E402
 from marl.scripted import scripted_policy  # noqa: E402
 
 # The issue's targets for AA on the IPD, each to hold in at least 7 of 8 seeds.
@@ -243,27 +244,11 @@ def scripted_pair_reward(first: str, second: str, steps: int = 500, num_envs: in
     """Mean reward per step of each of two scripted policies playing the Coin Game (50-step
     episodes, auto-reset): the reference points for the trained policies' evaluations."""
     env, params = marl.make("coin_game", episode_length=50)
-    policies = [scripted_policy(name, env) for name in (first, second)]
-
-    def step(carry, key):
-        obs, state = carry
-        key_act, key_env = jax.random.split(key)
-        keys = jax.random.split(key_act, num_envs)
-        actions = jnp.stack([jax.vmap(p)(keys, obs[:, i]) for i, p in enumerate(policies)], 1)
-        env_keys = jax.random.split(key_env, num_envs)
-        obs, state, reward, _, _ = jax.vmap(env.step, (0, 0, 0, None))(
-            env_keys, state, actions, params
-        )
-        return (obs, state), reward
-
-    @jax.jit
-    def play(key):
-        key_reset, key_steps = jax.random.split(key)
-        start = jax.vmap(env.reset, (0, None))(jax.random.split(key_reset, num_envs), params)
-        _, rewards = jax.lax.scan(step, start, jax.random.split(key_steps, steps))
-        return rewards.mean((0, 1))
-
-    return [float(r) for r in play(jax.random.PRNGKey(0))]
+    bots = [from_agent_rule(scripted_policy(name, env), env.num_agents) for name in (first, second)]
+    pair = mix(bots, slot_owner=[0, 1])
+    play = jax.vmap(lambda key: policy_rollout(env, params, pair, key, steps)[0])
+    rewards = jax.jit(play)(jax.random.split(jax.random.PRNGKey(0), num_envs))  # [E, T, A]
+    return [float(r) for r in rewards.mean((0, 1))]
 
 
 def aa_coin_game(out: Path, quick: bool) -> dict:
