@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 
 from marl.algos.ppo import PPO, PPOConfig, Rollout, whiten
+from marl.algos.ppo import SWEEPABLE as SWEEPABLE_PPO
 from marl.config import build, fail
 from marl.returns import gae
 
@@ -206,3 +207,9 @@ class AdvantageAlignment(PPO):
 def make(config: dict, env, env_params, scripted=None, total_steps: int = 0):
     cfg = build(AAConfig, config, "algo")
     return AdvantageAlignment(cfg, env, env_params, scripted, total_steps)
+
+
+# Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):
+# the trainer reads them as traced values, never in a Python branch or a shape.
+SWEEPABLE = (*SWEEPABLE_PPO, "beta")
+CONFIG, TRAINER = AAConfig, AdvantageAlignment

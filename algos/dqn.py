@@ -526,3 +526,19 @@ class DQN:
 
 def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> DQN:
     return DQN(build(DQNConfig, config, "algo"), env, env_params, scripted, total_steps)
+
+
+# Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):
+# the trainer reads them as traced values, never in a Python branch or a shape.
+SWEEPABLE = (
+    "lr",
+    "gamma",
+    "max_grad_norm",
+    "target_every",
+    "explore_start",
+    "explore_end",
+    "explore_steps",
+    "learning_starts",
+    "table_lr",
+)
+CONFIG, TRAINER = DQNConfig, DQN

@@ -87,6 +87,7 @@ class LOLA:
         if scripted:
             fail("scripted", dict(scripted), "{} (exact learners have no scripted slots)")
         self.config = config
+        self.env_params = env_params
         self.payoff = env_params.payoff
         self.steps_per_update = 1  # one exact update of every run counts as one step
 
@@ -129,3 +130,9 @@ class LOLA:
 
 def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> LOLA:
     return LOLA(build(LOLAConfig, config, "algo"), env, env_params, scripted, total_steps)
+
+
+# Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):
+# the trainer reads them as traced values, never in a Python branch or a shape.
+SWEEPABLE = ("lr", "correction", "gamma", "init_std")
+CONFIG, TRAINER = LOLAConfig, LOLA

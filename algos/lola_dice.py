@@ -324,3 +324,9 @@ def _global_norm(tree) -> jax.Array:
     """The L2 norm of all leaves together (optax.global_norm is deprecated, and its
     successor optax.tree.norm is missing from older optax releases)."""
     return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree.leaves(tree)))
+
+
+# Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):
+# the trainer reads them as traced values, never in a Python branch or a shape.
+SWEEPABLE = ("inner_lr", "outer_lr", "value_lr", "gamma")
+CONFIG, TRAINER = LOLADiCEConfig, LOLADiCE

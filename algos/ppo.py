@@ -566,3 +566,9 @@ def _take_flat(x, index):
 
 def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> PPO:
     return PPO(build(PPOConfig, config, "algo"), env, env_params, scripted, total_steps)
+
+
+# Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):
+# the trainer reads them as traced values, never in a Python branch or a shape.
+SWEEPABLE = ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef", "max_grad_norm")
+CONFIG, TRAINER = PPOConfig, PPO

@@ -126,6 +126,8 @@ class RunConfig:
     progress: bool = True
     checkpoint_keep: int = 2
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    sweep: dict = field(default_factory=dict)  # dotted key -> values (marl.sweeps.spec)
+    distributed: typing.Any = None  # null | auto | {coordinator_address, ...} (several hosts)
 
     def check(self, path):
         for key in ("num_seeds", "total_steps", "num_chunks", "checkpoint_keep"):
@@ -137,6 +139,9 @@ class RunConfig:
                 isinstance(slot, int) or (isinstance(slot, str) and slot.isdigit())
             ):
                 fail(f"scripted.{slot}", policy, "integer agent slots as keys")
+        from marl.sweeps.devices import check_distributed  # marl.sweeps imports this module
+
+        check_distributed(self.distributed)
 
 
 __all__ = ["ConfigError", "EnvConfig", "NetworkConfig", "RunConfig", "WandbConfig", "build"]

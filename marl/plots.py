@@ -120,3 +120,43 @@ def _draw(
     for ax in axes[len(series) :]:
         ax.set_visible(False)
     fig.savefig(path, dpi=100)
+
+
+def plot_sweep(rows: list[dict], out_dir: str | Path, max_legend: int = 12) -> list[Path]:
+    """learning_curves.png of an in-program sweep: the curves of `plot_run`, one line per
+    cell (rows carry `cell` and its `values`); a legend names the cells up to `max_legend`.
+    The per-cell table with confidence intervals is `marl-report`'s job."""
+    out_dir = Path(out_dir)
+    by_cell: dict[int, list[dict]] = {}
+    for row in rows:
+        by_cell.setdefault(row["cell"], []).append(row)
+    keys = _keys(rows)
+    metrics = ["episode_return_mean"] + [
+        k for k in keys if k.endswith("_rate") and "/" not in k and not k.endswith("_std")
+    ]
+    metrics = [k for k in metrics if any(len(_series(r, k)[0]) for r in by_cell.values())]
+    if not metrics:
+        return []
+    cols = min(len(metrics), 3)
+    nrows = math.ceil(len(metrics) / cols)
+    fig = Figure(figsize=(4.8 * cols, 3.4 * nrows), layout="tight")
+    axes = fig.subplots(nrows, cols, squeeze=False).ravel()
+    legend = len(by_cell) <= max_legend
+    for ax, key in zip(axes, metrics, strict=False):
+        ax.set_title(TITLES.get(key, key.replace("_", " ").capitalize()))
+        ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        ax.grid(alpha=0.3)
+        for _, cell_rows in sorted(by_cell.items()):
+            steps, means, _ = _series(cell_rows, key)
+            values = cell_rows[0]["values"].items()
+            label = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in values)
+            ax.plot(steps, means, lw=1.2 if legend else 0.6, label=label if legend else None)
+    if legend:
+        axes[0].legend(loc="best", fontsize="x-small", frameon=False)
+    for ax in axes[len(metrics) :]:
+        ax.set_visible(False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "learning_curves.png"
+    fig.savefig(path, dpi=100)
+    return [path]

@@ -6,6 +6,12 @@
 Between chunks the driver appends a line to `metrics.jsonl`, logs to wandb, advances the
 progress bar and saves a checkpoint, so a killed run loses at most the chunk in flight.
 
+With `sweep:` (marl.sweeps), the same program trains every cell of a grid of numeric
+settings x every seed: the members axis is vmapped, and sharded over all devices (and
+hosts, with `distributed:`). Rows of `metrics.jsonl` then carry `cell` and the cell's
+`values`; `sweep.json` lists the cells. A cell whose state turns non-finite is reported
+with its values and stops being logged; the others run to the end.
+
 `marl-train` is the same thing as a Hydra app (configs in `configs/`).
 """
 
@@ -27,11 +33,13 @@ from marl import algos
 from marl.checkpoint import Checkpointer, CheckpointMismatch
 from marl.config import ConfigError, RunConfig, build, to_dict
 from marl.metrics import finish_episode_means
-from marl.plots import plot_run
+from marl.plots import plot_run, plot_sweep
+from marl.sweeps import Layout, Members, build_members, fetch, layout, start_distributed
+from marl.sweeps.devices import is_writer
 from marl.wrappers import EpisodeStats, reward_transform
 
 # Keys a resumed run may change: they do not affect the numbers.
-RESUME_MAY_CHANGE = {"resume", "run_dir", "progress", "wandb"}
+RESUME_MAY_CHANGE = {"resume", "run_dir", "progress", "wandb", "distributed"}
 # Metrics summed over updates (episode sums and counts) rather than averaged.
 SUMMED_PREFIXES = ("episode/", "learners/", "episodes")
 
@@ -88,8 +96,14 @@ def compose(overrides=()) -> dict:
     from omegaconf import OmegaConf
 
     with initialize_config_module("marl.configs", version_base="1.3"):
-        cfg = compose_hydra("config", overrides=list(overrides))
+        cfg = compose_hydra("config", overrides=sweep_overrides(overrides))
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def sweep_overrides(overrides) -> list[str]:
+    """`sweep.<key>=[...]` adds a key to the empty `sweep:` node, which Hydra only allows
+    as `++sweep.<key>`; the short form is what users type (and what the docs show)."""
+    return [f"++{o}" if o.startswith("sweep.") else o for o in overrides]
 
 
 def setup(raw: dict):
@@ -99,6 +113,14 @@ def setup(raw: dict):
     scripted = {int(k): v for k, v in cfg.scripted.items()}
     trainer = algos.make(cfg.algo, env, params, scripted, cfg.total_steps)
     return cfg, env, trainer, plan(cfg, trainer)
+
+
+def prepare(raw: dict) -> tuple:
+    """`setup` for a run with or without `sweep:`: (cfg, env, trainer, plan, members),
+    every value of every swept key checked before anything compiles."""
+    cfg = build(RunConfig, raw)
+    _, env, trainer, sizes, members = build_members(raw, cfg.num_seeds, setup)
+    return cfg, env, trainer, sizes, members
 
 
 def _aggregate(metrics: dict) -> dict:
@@ -114,16 +136,86 @@ def _aggregate(metrics: dict) -> dict:
     return per_seed
 
 
+def _row_name(key: str) -> str:
+    """A metric's name in metrics.jsonl (the per-episode return is a mean over agents)."""
+    return "episode_return_mean" if key == "episode_return" else key
+
+
 def _row(per_seed: dict, chunk: int, step: int) -> dict:
     """One metrics.jsonl line: the mean over seeds and its `_std` twin for each metric."""
     row = {"chunk": chunk, "step": step}
     for key in sorted(per_seed):
         values = np.asarray(per_seed[key], np.float64)
-        name = "episode_return_mean" if key == "episode_return" else key
+        name = _row_name(key)
         finite = values[np.isfinite(values)]
         row[name] = float(finite.mean()) if finite.size else None
         row[f"{name}_std"] = float(finite.std()) if finite.size else None
     return row
+
+
+def _cell_rows(members: Members, per_member: dict, chunk: int, step: int, skip) -> list[dict]:
+    """One metrics row per cell (its seeds' mean and `_std`), tagged with the cell's values;
+    cells in `skip` (failed earlier) get none."""
+    rows = []
+    for cell in range(members.num_cells):
+        if cell in skip:
+            continue
+        seeds = slice(cell * members.num_seeds, (cell + 1) * members.num_seeds)
+        row = _row({k: v[seeds] for k, v in per_member.items()}, chunk, step)
+        if members.sweep is not None:
+            row = {"cell": cell, "values": members.sweep.cells[cell], **row}
+        rows.append(row)
+    return rows
+
+
+def _nonfinite_cells(members: Members, finite, per_member: dict) -> list[int]:
+    """Cells with a non-finite value in any seed's state or losses."""
+    ok = np.asarray(finite, bool)[: members.size]
+    for key, values in per_member.items():
+        if key.startswith("loss/"):
+            ok = ok & np.isfinite(np.asarray(values)[: members.size])
+    return sorted({int(m) // members.num_seeds for m in np.flatnonzero(~ok)})
+
+
+@dataclass(frozen=True)
+class Program:
+    """The compiled program of a run: every member's fresh state on its devices, the
+    members' swept values, and `run_chunk(state, values) -> state, metrics, finite` (one
+    chunk of `jit(scan(vmap(update)))`; metrics [updates, slots], finite [slots])."""
+
+    place: Layout
+    state: object
+    values: dict
+    run_chunk: object
+    compile_s: float
+
+    @staticmethod
+    def build(members: Members, updates_per_chunk: int, seed: int) -> Program:
+        place = layout(members.size)
+        # Initialised on one device, then placed: initialisers run LAPACK kernels (QR for
+        # orthogonal weights) whose batch threads share XLA's CPU pool, and two host
+        # devices running them at once can wait on each other forever.
+        values = jax.tree.map(lambda x: x[place.index], members.values)
+        keys = members.keys(seed)[place.index]
+        state = jax.jit(jax.vmap(members.init))(keys, values)
+        state, values = place.put(state), place.put(values)
+
+        def chunk_fn(state, values):
+            step = lambda s, _: jax.vmap(members.update)(s, values)
+            state, metrics = jax.lax.scan(step, state, None, length=updates_per_chunk)
+            return state, metrics, jax.vmap(_all_finite)(state)
+
+        shardings = None
+        if place.members is not None:
+            shardings = (place.members, place.metrics, place.members)
+        t0 = time.perf_counter()
+        lowered = jax.jit(chunk_fn, donate_argnums=0, out_shardings=shardings).lower(state, values)
+        run_chunk = lowered.compile()
+        return Program(place, state, values, run_chunk, time.perf_counter() - t0)
+
+    def place_members(self, tree):
+        """Per-member arrays [members, ...] -> the program's slots, on their devices."""
+        return self.place.put(jax.tree.map(lambda x: x[self.place.index], tree))
 
 
 def _all_finite(state) -> jax.Array:
@@ -134,10 +226,12 @@ def _all_finite(state) -> jax.Array:
 class _Logger:
     """metrics.jsonl, wandb and the progress bar."""
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, total_steps: int, start_step: int):
-        self.path = run_dir / "metrics.jsonl"
+    def __init__(
+        self, cfg: RunConfig, run_dir: Path, total_steps: int, start_step: int, writer: bool
+    ):
+        self.path = run_dir / "metrics.jsonl" if writer else None
         self.wandb = None
-        if cfg.wandb.mode != "disabled":
+        if writer and cfg.wandb.mode != "disabled":
             import wandb  # imported only when used: it is slow to import
 
             self.wandb = wandb.init(
@@ -149,24 +243,35 @@ class _Logger:
                 name=run_dir.name,
             )
         self.bar = None
-        if cfg.progress:
+        if writer and cfg.progress:
             from tqdm import tqdm
 
             self.bar = tqdm(
                 total=total_steps, initial=start_step, unit="step", unit_scale=True, leave=True
             )
 
-    def log(self, row: dict, steps_done: int, rate: float) -> None:
+    def log(self, rows: list[dict], steps_done: int, rate: float) -> None:
+        """A chunk's rows: one for a run, one per cell of a sweep (wandb: `cell<i>/` keys)."""
+        if self.path is None:
+            return
         with self.path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+            f.writelines(json.dumps(row) + "\n" for row in rows)
         if self.wandb is not None:
-            self.wandb.log({k: v for k, v in row.items() if v is not None}, step=row["step"])
+            for row in rows:
+                prefix = f"cell{row['cell']}/" if "cell" in row else ""
+                numbers = {
+                    f"{prefix}{k}": v
+                    for k, v in row.items()
+                    if v is not None and k not in ("cell", "values")
+                }
+                self.wandb.log(numbers, step=rows[0]["step"])
         if self.bar is not None:
             self.bar.update(steps_done)
-            ret = row.get("episode_return_mean")
+            returns = [r.get("episode_return_mean") for r in rows]
+            returns = [r for r in returns if r is not None]
             post = {"steps/s": f"{rate:,.0f}"}
-            if ret is not None:
-                post["return"] = f"{ret:.3g}"
+            if returns:
+                post["return"] = f"{np.mean(returns):.3g}"  # over the cells of a sweep
             self.bar.set_postfix(post)
 
     def close(self) -> None:
@@ -250,72 +355,82 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
     if raw.get("resume"):
         given = {k: v for k, v in raw.items() if k != "resume"}
         raw = resume_config(raw["resume"], given)
-    cfg, env, trainer, sizes = setup(raw)
+    start_distributed(raw.get("distributed"))
+    cfg, env, trainer, sizes, members = prepare(raw)
     run_dir = Path(cfg.run_dir or f"runs/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    writer = is_writer()
+    if writer:
+        run_dir.mkdir(parents=True, exist_ok=True)
     stored = to_dict(cfg)
     checkpoints = Checkpointer(run_dir / "checkpoints", keep=cfg.checkpoint_keep)
 
-    keys = jax.random.split(jax.random.PRNGKey(cfg.seed), cfg.num_seeds)
-    init = jax.jit(jax.vmap(trainer.init))
-    state = init(keys)
-    start = 0
+    program = Program.build(members, sizes.updates_per_chunk, cfg.seed)
+    place, state, values = program.place, program.state, program.values
+    # Checkpoints hold the members only, not the padding: a run resumes on any device count.
+    real = lambda tree: jax.tree.map(lambda x: x[: members.size], tree)  # noqa: E731
+    padded = place.padded != members.size
+    start, failed = 0, {}
     if cfg.resume:
         if checkpoints.latest() is None:
             raise CheckpointMismatch(f"resume: no checkpoint in {run_dir / 'checkpoints'}")
-        state, meta = checkpoints.restore(state)
+        restored, meta = checkpoints.restore(real(state) if padded else state)
         if _comparable(meta["config"]) != _comparable(stored):
             raise CheckpointMismatch(
                 f"resume: the checkpoint in {run_dir} was made with a different config"
             )
+        state = program.place_members(restored) if padded else restored
         start = meta["chunk"] + 1
+        failed = {int(k): v for k, v in meta.get("failed_cells", {}).items()}
     elif checkpoints.latest() is not None:
         raise ConfigError(
             f"config: run_dir={str(run_dir)!r} already holds a run; resume it with "
             f"resume={run_dir} or choose another run_dir"
         )
     rows = _read_rows(run_dir / "metrics.jsonl", start)
-    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
-
-    def chunk_fn(state):
-        step = lambda s, _: jax.vmap(trainer.update)(s)
-        state, metrics = jax.lax.scan(step, state, None, length=sizes.updates_per_chunk)
-        return state, metrics, _all_finite(state)
-
-    t0 = time.perf_counter()
-    run_chunk = jax.jit(chunk_fn, donate_argnums=0).lower(state).compile()
-    compile_s = time.perf_counter() - t0
+    if writer:
+        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
+        if members.sweep is not None:
+            _write_sweep_json(run_dir, members, place)
+    run_chunk, compile_s = program.run_chunk, program.compile_s
 
     total_steps = sizes.steps_per_chunk * sizes.num_chunks
-    logger = _Logger(cfg, run_dir, total_steps, start * sizes.steps_per_chunk)
+    logger = _Logger(cfg, run_dir, total_steps, start * sizes.steps_per_chunk, writer)
     interrupted = False
     train_s = 0.0
     end = sizes.num_chunks if stop_after is None else min(sizes.num_chunks, start + stop_after)
     try:
         for chunk in range(start, end):
             tick = time.perf_counter()
-            state, metrics, finite = run_chunk(state)
-            metrics = jax.device_get(metrics)
+            state, metrics, finite = run_chunk(state, values)
+            metrics, finite = fetch((metrics, finite))
             seconds = time.perf_counter() - tick
             train_s += seconds
-            per_seed = _aggregate(metrics)
-            losses = [v for k, v in per_seed.items() if k.startswith("loss/")]
-            if not bool(finite) or not all(np.isfinite(v).all() for v in losses):
-                first, last = chunk * sizes.steps_per_chunk, (chunk + 1) * sizes.steps_per_chunk
+            per_member = _aggregate(metrics)
+            first, last = chunk * sizes.steps_per_chunk, (chunk + 1) * sizes.steps_per_chunk
+            for cell in _nonfinite_cells(members, finite, per_member):
+                if cell not in failed:
+                    failed[cell] = chunk
+                    _report_nonfinite(members, cell, chunk, first, last, run_dir)
+            if len(failed) == members.num_cells:
                 good = f"chunk {chunk - 1}" if chunk else "none yet"
                 raise NonFiniteError(
                     f"non-finite values (NaN/inf) in chunk {chunk} (env steps {first}-{last}); "
                     f"stopped. Last good checkpoint: {good} in {run_dir}; try a lower "
                     f"learning rate or stronger gradient clipping"
                 )
-            step = (chunk + 1) * sizes.steps_per_chunk
-            row = _row(per_seed, chunk, step)
-            rate = sizes.steps_per_chunk * cfg.num_seeds / seconds
-            row["steps_per_s"] = rate
-            rows.append(row)
-            logger.log(row, sizes.steps_per_chunk, rate)
-            checkpoints.save(chunk, state, {"chunk": chunk, "step": step, "config": stored})
+            rate = sizes.steps_per_chunk * members.size / seconds
+            new_rows = _cell_rows(members, per_member, chunk, last, failed)
+            for row in new_rows:
+                row["steps_per_s"] = rate
+            rows += new_rows
+            logger.log(new_rows, sizes.steps_per_chunk, rate)
+            if writer:
+                _write_seeds(
+                    run_dir, chunk, last, {k: v[: members.size] for k, v in per_member.items()}
+                )
+            meta = {"chunk": chunk, "step": last, "config": stored, "failed_cells": failed}
+            checkpoints.save(chunk, real(state) if padded else state, meta)
     except KeyboardInterrupt:
         interrupted = True
         print(
@@ -327,30 +442,97 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
         logger.close()
         checkpoints.close()
 
-    plots = plot_run(rows, run_dir)
-    summary = {
-        "run_dir": str(run_dir),
-        "env": cfg.env.name,
-        "algo": cfg.algo.get("name"),
-        "num_seeds": cfg.num_seeds,
-        "chunks_done": len(rows),
-        "num_chunks": sizes.num_chunks,
-        "finished": len(rows) == sizes.num_chunks,
-        "interrupted": interrupted,
-        "env_steps_per_seed": rows[-1]["step"] if rows else 0,
-        "compile_s": compile_s,
-        "train_s_this_call": train_s,
-        "steps_per_s": (len(rows) - start)
-        * sizes.steps_per_chunk
-        * cfg.num_seeds
-        / max(train_s, 1e-9),
-        "final": rows[-1] if rows else {},
-        "plots": [p.name for p in plots],
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    if writer:
+        chunks_done = len({r["chunk"] for r in rows})
+        summary = {
+            "run_dir": str(run_dir),
+            "env": cfg.env.name,
+            "algo": cfg.algo.get("name"),
+            "num_seeds": cfg.num_seeds,
+            "chunks_done": chunks_done,
+            "num_chunks": sizes.num_chunks,
+            "finished": chunks_done == sizes.num_chunks,
+            "interrupted": interrupted,
+            "env_steps_per_seed": rows[-1]["step"] if rows else 0,
+            "compile_s": compile_s,
+            "train_s_this_call": train_s,
+            "steps_per_s": (chunks_done - start)
+            * sizes.steps_per_chunk
+            * members.size
+            / max(train_s, 1e-9),
+            "devices": place.num_devices,
+            "processes": jax.process_count(),
+        }
+        if members.sweep is None:
+            plots = plot_run(rows, run_dir)
+            summary["final"] = rows[-1] if rows else {}
+        else:
+            plots = plot_sweep(rows, run_dir)
+            summary["cells"] = members.num_cells
+            summary["final"] = _final_rows(rows)
+            summary["failed_cells"] = [
+                {"cell": c, "chunk": k, "values": members.sweep.cells[c]}
+                for c, k in sorted(failed.items())
+            ]
+        summary["plots"] = [p.name for p in plots]
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     if interrupted:
         raise KeyboardInterrupt
+    if failed:
+        cells = "; ".join(members.sweep.describe(c) for c in sorted(failed))
+        raise NonFiniteError(
+            f"non-finite values (NaN/inf) in {len(failed)} of {members.num_cells} cells: "
+            f"{cells}. The other cells ran to the end; their rows are in {run_dir}/metrics.jsonl"
+        )
     return run_dir
+
+
+def _write_seeds(run_dir: Path, chunk: int, step: int, per_member: dict) -> None:
+    """seeds/chunk_<k>.npz: every metric per member (cell-major, seeds within a cell), the
+    samples behind the rows' means, for confidence intervals over seeds (marl-report).
+    Written whole and renamed, so a kill leaves no torn file; a redone chunk replaces it."""
+    folder = run_dir / "seeds"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"chunk_{chunk:05d}.npz"
+    partial = folder / f".{path.name}.partial"
+    with partial.open("wb") as f:
+        np.savez(
+            f, step=np.int64(step), **{_row_name(k): np.asarray(v) for k, v in per_member.items()}
+        )
+    partial.replace(path)
+
+
+def _final_rows(rows: list[dict]) -> list[dict]:
+    """The last row of each cell."""
+    last = {}
+    for row in rows:
+        last[row.get("cell", 0)] = row
+    return [last[c] for c in sorted(last)]
+
+
+def _report_nonfinite(members: Members, cell: int, chunk, first, last, run_dir) -> None:
+    if members.sweep is None:
+        return  # a plain run stops with NonFiniteError at once
+    print(
+        f"marl-train: warning: non-finite values (NaN/inf) in {members.sweep.describe(cell)} "
+        f"in chunk {chunk} (env steps {first}-{last}); that cell is no longer logged, the "
+        f"others go on (run {run_dir})",
+        file=sys.stderr,
+    )
+
+
+def _write_sweep_json(run_dir: Path, members: Members, place) -> None:
+    sweep = members.sweep
+    record = {
+        "mode": sweep.mode,
+        "keys": list(sweep.keys),
+        "axes": {k: list(v) for k, v in sweep.axes.items()},
+        "num_seeds": members.num_seeds,
+        "members": members.size,
+        "devices": place.num_devices,
+        "cells": [{"cell": i, "values": values} for i, values in enumerate(sweep.cells)],
+    }
+    (run_dir / "sweep.json").write_text(json.dumps(record, indent=2))
 
 
 def _hydra_main(cfg) -> None:
@@ -397,5 +579,6 @@ def main() -> None:
 
     OmegaConf.register_new_resolver("first_set", _first_set, replace=True)
 
+    sys.argv[1:] = sweep_overrides(sys.argv[1:])
     app = hydra.main(config_path="pkg://marl.configs", config_name="config", version_base="1.3")
     app(_hydra_main)()

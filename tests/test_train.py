@@ -66,10 +66,10 @@ def test_ctrl_c_leaves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
     original = driver._Logger.log
     calls = []
 
-    def log_then_interrupt(self, row, *args):
-        original(self, row, *args)
-        calls.append(row["chunk"])
-        if row["chunk"] == 1:
+    def log_then_interrupt(self, chunk_rows, *args):
+        original(self, chunk_rows, *args)
+        calls.append(chunk_rows[0]["chunk"])
+        if calls[-1] == 1:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(driver._Logger, "log", log_then_interrupt)
@@ -139,6 +139,8 @@ def test_scripted_policy_that_does_not_fit_the_env_is_refused(tmp_path):
 
 
 def test_marl_train_command_runs_sweeps_and_reports_errors(tmp_path):
+    """Two jobs of a --multirun in parallel processes (the joblib launcher), each an
+    in-program sweep typed as users do (sweep.<key>=[...], no leading +)."""
     base = [sys.executable, "-c", "from marl.train import main; main()"]
     bad = subprocess.run([*base, "algo.lr=fast"], capture_output=True, text=True, cwd=tmp_path)
     assert bad.returncode == 2
@@ -147,8 +149,11 @@ def test_marl_train_command_runs_sweeps_and_reports_errors(tmp_path):
         [
             *base,
             "--multirun",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
             *TINY,
             "seed=0,1",
+            "sweep.algo.lr=[0.003,0.03]",
             "wandb.mode=disabled",
             "progress=false",
             f"hydra.sweep.dir={tmp_path / 'sweep'}",
@@ -158,6 +163,19 @@ def test_marl_train_command_runs_sweeps_and_reports_errors(tmp_path):
         cwd=tmp_path,
     )
     assert sweep.returncode == 0, sweep.stderr[-2000:]
+    assert "Joblib.Parallel(n_jobs=2" in sweep.stdout + sweep.stderr
     for job in ("0", "1"):
-        assert len(rows(tmp_path / "sweep" / job)) == 4
+        assert [r["cell"] for r in rows(tmp_path / "sweep" / job)] == [0, 1] * 4
     assert rows(tmp_path / "sweep" / "0") != rows(tmp_path / "sweep" / "1")
+
+
+@pytest.mark.parametrize(
+    "launcher, target",
+    [("local", "joblib_launcher.JoblibLauncher"), ("slurm", "SlurmLauncher")],
+)
+def test_shipped_launcher_configs_select_their_hydra_launchers(launcher, target):
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("marl.configs", version_base="1.3"):
+        cfg = compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith(target)

@@ -1,4 +1,4 @@
-"""`marl-bench`: the command line of the three benchmarks (env, `--train`, `--peers`).
+"""`marl-bench`: the command line of the benchmarks (env, `--train`, `--peers`, `--sweep`).
 
 Arguments are checked, env names and `--set` overrides included, before anything
 compiles; rows are printed as they are measured and, with `--json`, written with the
@@ -24,7 +24,8 @@ from marl.bench.peers import (
     best_rate_ratio,
     import_jaxmarl,
 )
-from marl.bench.report import TRAIN_COLUMNS, table_header, table_row
+from marl.bench.report import SWEEP_COLUMNS, TRAIN_COLUMNS, table_header, table_row
+from marl.bench.sweep import SWEEP_CELLS, SWEEP_ENV, SWEEP_QUICK_CELLS, SWEEP_SEEDS, bench_sweep
 from marl.bench.timing import machine_info, package_version
 from marl.bench.train import (
     MANY_AGENTS,
@@ -92,6 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
         f"random actions, auto-reset); needs {PEERS_INSTALL}",
     )
     parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help=f"benchmark in-program sweeps: PPO on {SWEEP_ENV}, 1..64 cells x {SWEEP_SEEDS} "
+        "seeds in one compiled program each (default cells "
+        f"{','.join(map(str, SWEEP_CELLS))}); --devices 1,2 times each on 1 and 2 host devices",
+    )
+    parser.add_argument(
+        "--cells", type=_int_list, help="with --sweep: comma-separated numbers of cells"
+    )
+    parser.add_argument(
+        "--devices",
+        type=_int_list,
+        help="with --sweep: comma-separated device counts, each in its own process "
+        "(host devices on a CPU; default 1)",
+    )
+    parser.add_argument(
         "--envs",
         help="comma-separated env names (default: all registered: see marl.list_envs; "
         "with --train: " + ",".join(TRAIN_ENVS) + ")",
@@ -132,12 +149,16 @@ def _check_options(args, parser) -> None:
     """Options that do not go together, and the JaxMARL import of --peers."""
     if args.train and args.steps is not None:
         parser.error("--steps sets the env benchmark's scan length; with --train use --updates")
-    if args.updates is not None and not args.train:
-        parser.error("--updates applies to --train only")
-    if args.overrides and not args.train:
-        parser.error("--set overrides the marl-train config; it applies to --train only")
+    if args.updates is not None and not (args.train or args.sweep):
+        parser.error("--updates applies to --train and --sweep only")
+    if args.overrides and not (args.train or args.sweep):
+        parser.error("--set overrides the marl-train config; it applies to --train and --sweep")
     if args.peers and (args.train or args.envs):
         parser.error(f"--peers compares {PEER_ENV} only; it takes no --train or --envs")
+    if args.sweep and (args.train or args.peers or args.num_envs or args.steps):
+        parser.error("--sweep takes --envs (one), --cells, --devices, --updates, --repeats, --set")
+    if (args.cells or args.devices) and not args.sweep:
+        parser.error("--cells and --devices apply to --sweep only")
     if args.peers:
         try:
             import_jaxmarl()  # before anything compiles
@@ -234,6 +255,35 @@ def run_train(args, sizes, names) -> list[dict]:
     return rows
 
 
+def run_sweep(args, names) -> list[dict]:
+    if len(names) != 1:
+        raise SystemExit("marl-bench: error: --sweep benchmarks one env (--envs NAME)")
+    cells = args.cells or (SWEEP_QUICK_CELLS if args.quick else SWEEP_CELLS)
+    print(f"in-program sweeps: PPO on {names[0]}, cells x {SWEEP_SEEDS} seeds", flush=True)
+    rows = bench_sweep(
+        env=names[0],
+        cells=cells,
+        updates=args.updates or 2,
+        repeats=args.repeats or (2 if args.quick else 3),
+        devices=args.devices or (1,),
+        extra=tuple(args.overrides or ()),
+    )
+    print(table_header(SWEEP_COLUMNS), flush=True)
+    for row in rows:
+        print(table_row(row, SWEEP_COLUMNS), flush=True)
+    for cells_count in dict.fromkeys(r["cells"] for r in rows):
+        by_devices = {r["devices"]: r for r in rows if r["cells"] == cells_count}
+        if 1 in by_devices and len(by_devices) > 1:
+            one = by_devices[1]["env_steps_per_s"]
+            ratios = ", ".join(
+                f"{d} devices {r['env_steps_per_s'] / one:.2f}x"
+                for d, r in by_devices.items()
+                if d > 1
+            )
+            print(f"{cells_count} cells: {ratios} the 1-device rate", flush=True)
+    return rows
+
+
 def run_envs(args, sizes, names) -> list[dict]:
     num_envs = args.num_envs or list(QUICK_NUM_ENVS if args.quick else FULL_NUM_ENVS)
     print(table_header(), flush=True)
@@ -251,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_options(args, parser)
     sizes = _sizes(args)
     names = [PEER_ENV] if args.peers else _env_names(args, parser)
+    if args.sweep and not args.envs:
+        names = [SWEEP_ENV]
     if args.train and args.overrides:
         _check_train_overrides(args, parser, names, sizes)
 
@@ -261,8 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     start = time.perf_counter()
-    rows, train_rows, peer_rows, peer_ratios = [], [], [], []
-    if args.peers:
+    rows, train_rows, peer_rows, peer_ratios, sweep_rows = [], [], [], [], []
+    if args.sweep:
+        sweep_rows = run_sweep(args, names)
+    elif args.peers:
         peer_rows, peer_ratios = run_peers(args, sizes)
     elif args.train:
         train_rows = run_train(args, sizes, names)
@@ -280,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "total_s": total_s,
             "rows": rows,  # env benchmark rows (kind "env"); empty with --train
             "train": train_rows,  # training benchmark rows (kind "train"); empty without
+            "sweep": sweep_rows,  # in-program sweep rows (kind "sweep"); empty without
         }
         if args.peers:  # rows of kind "peers" (impl "marl" or "jaxmarl") and their ratios
             result["peers"] = _peers_result(peer_rows, peer_ratios)

@@ -24,6 +24,16 @@ TRAIN_COLUMNS = (
     ("agent-steps/s", "agent_steps_per_s", "{:,.0f}", 13),
 )
 
+SWEEP_COLUMNS = (
+    ("env", "env", "{}", 10),
+    ("devices", "devices", "{:d}", 7),
+    ("cells", "cells", "{:d}", 5),
+    ("members", "members", "{:d}", 7),
+    ("compile s", "compile_s", "{:.2f}", 9),
+    ("s/chunk", "s_per_call", "{:.3f}", 8),
+    ("env-steps/s", "env_steps_per_s", "{:,.0f}", 12),
+)
+
 
 def table_header(columns=COLUMNS) -> str:
     cells = [_cell(header, width, i) for i, (header, _, _, width) in enumerate(columns)]
