@@ -192,12 +192,18 @@ class Program:
     @staticmethod
     def build(members: Members, updates_per_chunk: int, seed: int) -> Program:
         place = layout(members.size)
-        # Initialised on one device, then placed: initialisers run LAPACK kernels (QR for
-        # orthogonal weights) whose batch threads share XLA's CPU pool, and two host
-        # devices running them at once can wait on each other forever.
         values = jax.tree.map(lambda x: x[place.index], members.values)
         keys = members.keys(seed)[place.index]
-        state = jax.jit(jax.vmap(members.init))(keys, values)
+        if place.members is None or jax.default_backend() != "cpu":
+            state = jax.jit(jax.vmap(members.init))(keys, values)
+        else:
+            # With several host devices, jaxlib 0.10's batched LAPACK kernels (QR, for
+            # orthogonal initial weights) can deadlock XLA's CPU thread pool: each kernel
+            # blocks a pool thread waiting for batch tasks queued behind it. So members
+            # are initialised one after another on one device (the same values), then
+            # sharded. (128 members on 2 host devices hung 3 times in 3 with a vmap.)
+            init_one = lambda kv: members.init(*kv)  # noqa: E731
+            state = jax.jit(lambda k, v: jax.lax.map(init_one, (k, v)))(keys, values)
         state, values = place.put(state), place.put(values)
 
         def chunk_fn(state, values):
@@ -378,7 +384,8 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
             raise CheckpointMismatch(
                 f"resume: the checkpoint in {run_dir} was made with a different config"
             )
-        state = program.place_members(restored) if padded else restored
+        # Restored onto one device: back into the program's slots and shardings.
+        state = restored if place.members is None else program.place_members(restored)
         start = meta["chunk"] + 1
         failed = {int(k): v for k, v in meta.get("failed_cells", {}).items()}
     elif checkpoints.latest() is not None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -184,14 +185,16 @@ from marl.train import compose, train
 assert len(jax.devices()) == 2, jax.devices()
 quiet = ["wandb.mode=disabled", "progress=false"]
 tiny, grid, odd = {tiny!r}, {grid!r}, {odd!r}
-train(compose([*quiet, *tiny, *grid, "run_dir={out}/grid"]))
+train(compose([*quiet, *tiny, *grid, "run_dir={out}/grid"]), stop_after=1)
+train({{"resume": "{out}/grid", "progress": False}})  # resumed on 2 devices
 train(compose([*quiet, *tiny, *odd, "run_dir={out}/odd"]), stop_after=1)
 """
 
 
 def test_two_devices_compute_what_one_device_computes(grid_sweep, tmp_path):
-    """The members axis sharded over 2 host devices: the same numbers as on one device,
-    and a checkpoint saved on 2 devices (with a padded members axis) resumes on 1."""
+    """The members axis sharded over 2 host devices: the same numbers as on one device
+    (with a resume on 2 devices), and a checkpoint saved on 2 devices with a padded
+    members axis resumes on 1."""
     script = TWO_DEVICES.format(tiny=TINY, grid=GRID, odd=ODD, out=tmp_path)
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     done = subprocess.run(
@@ -213,3 +216,56 @@ def test_two_devices_compute_what_one_device_computes(grid_sweep, tmp_path):
     driver.train({"resume": str(tmp_path / "odd"), "progress": False})  # on one device
     whole = [numbers(r) for r in rows(run(tmp_path, *TINY, *ODD, name="odd_whole"))]
     assert_rows_close([numbers(r) for r in rows(tmp_path / "odd")], whole, rtol=2e-2, atol=1e-3)
+
+
+TWO_PROCESSES = """
+import sys
+from marl.train import compose, train
+quiet = ["wandb.mode=disabled", "progress=false"]
+raw = compose([*quiet, *{tiny!r}, *{grid!r}, "run_dir={out}"])
+raw["distributed"] = {{
+    "coordinator_address": "localhost:{port}", "num_processes": 2, "process_id": int(sys.argv[1])
+}}
+train(raw)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_compute_what_one_process_computes(grid_sweep, tmp_path):
+    """jax.distributed with two local CPU processes (one device each, gloo collectives):
+    one program over both, process 0 writes the run folder."""
+    out = tmp_path / "run"
+    script = TWO_PROCESSES.format(tiny=TINY, grid=GRID, out=out, port=free_port())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=tmp_path,
+        )
+        for i in (0, 1)
+    ]
+    logs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["processes"], summary["devices"]) == (2, 2)
+    assert_rows_close(
+        [numbers(r) for r in rows(out)],
+        [numbers(r) for r in rows(grid_sweep)],
+        rtol=2e-2,
+        atol=1e-3,
+    )
+
+
+def test_the_shipped_exploration_grid_is_one_program_of_240_members(tmp_path):
+    raw = config(f"run_dir={tmp_path}", "+experiment=exploration_sweep")
+    *_, members = driver.prepare(raw)
+    assert (members.num_cells, members.size) == (30, 240)
+    taus = members.values["algo.explore_start"][:: members.num_seeds][:10]
+    np.testing.assert_allclose(0.75 * taus + 0.025, np.arange(0.12, 0.58, 0.05), atol=1e-4)
