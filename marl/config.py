@@ -128,6 +128,7 @@ class RunConfig:
     wandb: WandbConfig = field(default_factory=WandbConfig)
     sweep: dict = field(default_factory=dict)  # dotted key -> values (marl.sweeps.spec)
     distributed: typing.Any = None  # null | auto | {coordinator_address, ...} (several hosts)
+    compiler_options: dict = field(default_factory=dict)  # XLA options of the chunk program
 
     def check(self, path):
         for key in ("num_seeds", "total_steps", "num_chunks", "checkpoint_keep"):

@@ -190,7 +190,11 @@ class Program:
     compile_s: float
 
     @staticmethod
-    def build(members: Members, updates_per_chunk: int, seed: int) -> Program:
+    def build(
+        members: Members, updates_per_chunk: int, seed: int, compiler_options=None
+    ) -> Program:
+        """`compiler_options`: XLA options for the chunk's compile (e.g. CPU fusion choices);
+        an option the backend does not know fails as a ConfigError naming it."""
         place = layout(members.size)
         values = jax.tree.map(lambda x: x[place.index], members.values)
         keys = members.keys(seed)[place.index]
@@ -216,7 +220,15 @@ class Program:
             shardings = (place.members, place.metrics, place.members)
         t0 = time.perf_counter()
         lowered = jax.jit(chunk_fn, donate_argnums=0, out_shardings=shardings).lower(state, values)
-        run_chunk = lowered.compile()
+        try:
+            run_chunk = lowered.compile(compiler_options=dict(compiler_options or {}) or None)
+        except Exception as err:  # XLA's error type for an unknown option is not public
+            if not compiler_options:
+                raise
+            raise ConfigError(
+                f"config: compiler_options={dict(compiler_options)!r} were refused by the "
+                f"{jax.default_backend()} compiler: {str(err).splitlines()[0]}"
+            ) from err
         return Program(place, state, values, run_chunk, time.perf_counter() - t0)
 
     def place_members(self, tree):
@@ -370,7 +382,7 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
     stored = to_dict(cfg)
     checkpoints = Checkpointer(run_dir / "checkpoints", keep=cfg.checkpoint_keep)
 
-    program = Program.build(members, sizes.updates_per_chunk, cfg.seed)
+    program = Program.build(members, sizes.updates_per_chunk, cfg.seed, cfg.compiler_options)
     place, state, values = program.place, program.state, program.values
     # Checkpoints hold the members only, not the padding: a run resumes on any device count.
     real = lambda tree: jax.tree.map(lambda x: x[: members.size], tree)  # noqa: E731

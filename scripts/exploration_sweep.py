@@ -4,12 +4,12 @@
 
 The Weng & Lee (arXiv 2601.05509) question: does cooperation collapse as exploration
 grows when every agent shares one Q-network, and do grouped or independent learners
-resist? For each sharing mode the sweep builds the env and DQN trainer the way the driver
-does (`marl.train.setup`), then runs every (env param value, exploration start, seed)
-cell of the grid at once: `trainer.init` and `trainer.update` are vmapped over the cells
-and scanned in chunks inside one compiled program per sharing mode (the mode sets the
-parameter shapes). The env param (Dr, `dilemma`) and the exploration start (tau_init)
-are array leaves of the DQN state, so one compile covers the whole grid.
+resist? This file holds the presets and the figures; the training is marl-train's: each
+sharing mode is one run of the driver whose in-program sweep (`sweep:` over the env
+param, Dr = `dilemma`, and the exploration start, tau_init = `algo.explore_start`) trains
+every (Dr, tau_init, seed) cell in one compiled program (the mode sets the parameter
+shapes, so modes are separate runs, in `DIR/runs/<mode>`; `marl-report DIR/runs` tables
+them). The evaluation phase must be whole chunks (learning_stops on a chunk boundary).
 
 Spatial PD (default): cells Dr x tau_init x seed; the last `learning_stops`..end steps are
 the evaluation phase (learning off, temperature at its end value). `results.csv` has one
@@ -38,8 +38,9 @@ to share or entangle.
 from __future__ import annotations
 
 import csv
+import json
 import sys
-import time
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -47,22 +48,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from marl.checkpoint import Checkpointer
 from marl.config import ConfigError
-from marl.train import _aggregate, compose, setup
+from marl.train import compose, prepare, train
 
 QUIET = ("wandb.mode=disabled", "progress=false")
 # results.csv columns, one row per run
 SPD_COLUMNS = (
     "sharing", "Dr", "tau_init", "B", "seed", "cooperation", "q_gap_all_c", "q_mean", "td_loss",
 )  # fmt: skip
+# XLA's CPU backend (jaxlib 0.10) hands reductions and elementwise fusions to YNNPACK,
+# which makes this program's many reductions over tiny axes (n-step windows, 2 actions)
+# several times slower; keep YNNPACK for matrix products only (marl-train's
+# `compiler_options`, on a CPU). The documented results were computed with it.
+CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
 HARVEST_COLUMNS = (
     "sharing", "epsilon_start", "B", "seed",
     "episode_return", "efficiency", "equality", "sustainability", "peace",
 )  # fmt: skip
-# XLA's CPU backend (jaxlib 0.10) hands reductions and elementwise fusions to YNNPACK,
-# which makes this program's many reductions over tiny axes (n-step windows, 2 actions)
-# several times slower; keep YNNPACK for matrix products only, where the option exists.
-CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
 
 
 @dataclass(frozen=True)
@@ -230,38 +233,12 @@ def compose_config(*overrides: str) -> dict:
     return compose([*overrides, *QUIET])
 
 
-def lockstep_axes(state):
-    """vmap axes of a DQN state over cells: the step counter and the replay ring's
-    pointer and fill level are the same in every cell, so they stay unbatched; then ring
-    writes are in-place updates at one slot rather than a scatter per cell."""
-    axes = jax.tree.map(lambda _: 0, state)
-    return axes.replace(time=None, replay=axes.replay.replace(pointer=None, filled=None))
-
-
-def compile_fast(lowered):
-    """Compile with CPU_OPTIONS on a CPU whose XLA knows them, else as usual."""
-    if jax.default_backend() == "cpu":
-        try:
-            return lowered.compile(compiler_options=CPU_OPTIONS)
-        except RuntimeError:  # an XLA without the option: the defaults are fine
-            pass
-    return lowered.compile()
-
-
 def exploration_intensity(config, start: float) -> float:
     """B: the mean epsilon or temperature over the first half of the learning phase."""
     learning = config.learning_stops or None
     half = (learning or config.explore_steps) // 2
     frac = np.minimum(np.arange(half) / config.explore_steps, 1.0)
     return float(np.mean(start + (config.explore_end - start) * frac))
-
-
-def _sweep_params(spec: Sweep, params, values):
-    if spec.env_param is None:
-        return jax.tree.map(lambda x: jnp.broadcast_to(x, (len(values), *x.shape)), params)
-    leaf = getattr(params, spec.env_param)
-    column = jnp.asarray(values, leaf.dtype).reshape(-1, *leaf.shape)
-    return jax.vmap(lambda v: params.replace(**{spec.env_param: v}))(column)
 
 
 def check_sweep(spec: Sweep) -> None:
@@ -276,93 +253,108 @@ def check_sweep(spec: Sweep) -> None:
         raise ConfigError("sweep: no sharing modes")
 
 
-def run_mode(spec: Sweep, sharing: str, log=print) -> dict:
-    """Train every cell of the grid with one sharing mode; per-cell results and timings."""
-    raw = compose_config(*spec.overrides, f"algo.sharing={sharing}", *spec.sharing[sharing])
-    cfg, env, trainer, plan = setup(raw)
+def _list(values) -> str:
+    return "[" + ",".join(repr(float(v)) for v in values) + "]"
+
+
+def mode_config(spec: Sweep, sharing: str, run_dir: Path) -> dict:
+    """marl-train's config of one sharing mode: the preset, and the grid as its sweep
+    (cells: env value x exploration start, in `spec.cells()` order)."""
+    grid = [f"sweep.algo.explore_start={_list(spec.explore_starts)}"]
+    if spec.env_param is not None:
+        grid.insert(0, f"sweep.env.args.{spec.env_param}={_list(spec.env_values)}")
+    if jax.default_backend() == "cpu":
+        grid += [f"++compiler_options.{k}={v}" for k, v in CPU_OPTIONS.items()]
+    return compose_config(
+        *spec.overrides,
+        f"algo.sharing={sharing}",
+        *spec.sharing[sharing],
+        f"num_seeds={spec.seeds}",
+        f"seed={spec.seed}",
+        *grid,
+        f"run_dir={run_dir}",
+    )
+
+
+def _per_member(run_dir: Path, chunks) -> dict:
+    """metric -> [members, len(chunks)] from the run's per-seed files."""
+    loaded = []
+    for chunk in chunks:
+        with np.load(run_dir / "seeds" / f"chunk_{chunk:05d}.npz") as data:
+            loaded.append({k: data[k] for k in data.files if k != "step"})
+    return {k: np.stack([c[k] for c in loaded], 1) for k in loaded[0]}
+
+
+def _final_params(raw: dict, run_dir: Path):
+    """The trainer of cell 0 and the last checkpoint's params of every member."""
+    cfg, _, trainer, _, members = prepare(raw)
+    template = jax.eval_shape(jax.vmap(members.init), members.keys(cfg.seed), members.values)
+    with Checkpointer(run_dir / "checkpoints") as checkpoints:
+        state, _ = checkpoints.restore(template)
+    return trainer, state.params
+
+
+def run_mode(spec: Sweep, sharing: str, log=print, run_dir: Path | None = None) -> dict:
+    """Train every cell of the grid with one sharing mode (one marl-train sweep, one
+    compiled program); per-cell results and timings."""
+    if run_dir is None:
+        run_dir = Path(tempfile.mkdtemp(prefix=f"exploration_{sharing}_".replace(":", "")))
+    raw = mode_config(spec, sharing, run_dir)
+    cfg, env, trainer, plan, _ = prepare(raw)
     if cfg.algo.get("name") != "dqn":
         raise ConfigError(f"sweep: algo={cfg.algo.get('name')!r}; the sweep drives dqn")
     config = trainer.config
-    if spec.env_param is not None and not hasattr(trainer.env_params, spec.env_param):
-        raise ConfigError(f"sweep: {env.name} has no param {spec.env_param!r}")
-    cells = spec.cells()
-    values = [v if v is not None else 0.0 for v, _, _ in cells]
-    for v in {v for v, _, _ in cells if v is not None}:
-        env.check_params(trainer.env_params.replace(**{spec.env_param: jnp.asarray(v)}))
-    seed_keys = jax.random.split(jax.random.PRNGKey(spec.seed), spec.seeds)
-    keys = seed_keys[np.array([k for _, _, k in cells])]
-    starts = jnp.asarray([s for _, s, _ in cells], jnp.float32)
-    env_params = _sweep_params(spec, trainer.env_params, values)
-
-    axes = lockstep_axes(jax.eval_shape(trainer.init, keys[0]))
-    init = jax.jit(jax.vmap(trainer.init, out_axes=axes))
-    update = jax.vmap(trainer.update, in_axes=(axes,), out_axes=(axes, 0))
-
-    def chunk(state):
-        return jax.lax.scan(lambda s, _: update(s), state, None, length=plan.updates_per_chunk)
-
-    tick = time.perf_counter()
-    state = init(keys, env_params, starts)
-    run_chunk = compile_fast(jax.jit(chunk, donate_argnums=0).lower(state))
-    compile_s = time.perf_counter() - tick
-
     # Schedules count time steps (steps of each env); an update takes num_steps of them.
     chunk_time = plan.updates_per_chunk * config.num_steps
     learning_stops = config.learning_stops or chunk_time * (plan.num_chunks - 1)
-    headline = "step/cooperation_rate" if spec.env == "spatial_pd" else "efficiency"
-    evaluation, learning_tail, curves = [], None, []
-    tick = time.perf_counter()
-    for index in range(plan.num_chunks):
-        state, metrics = run_chunk(state)
-        metrics = jax.device_get(metrics)
-        first = index * plan.updates_per_chunk
-        start_times = (first + np.arange(plan.updates_per_chunk)) * config.num_steps
-        evaluating = start_times >= learning_stops
-        if evaluating.any():
-            evaluation.append({k: v[evaluating] for k, v in metrics.items()})
-        if not evaluating.all():
-            learning_tail = {k: v[~evaluating] for k, v in metrics.items()}
-        per_cell = _aggregate(metrics)
-        curves.append(np.asarray(per_cell.get(headline, np.full(len(cells), np.nan))))
-        log(
-            f"[{sharing}] chunk {index + 1}/{plan.num_chunks}: "
-            f"{(index + 1) * chunk_time} steps, {time.perf_counter() - tick:.0f} s, "
-            f"mean {headline} {np.nanmean(curves[-1]):.3f}"
+    if learning_stops % chunk_time or learning_stops >= chunk_time * plan.num_chunks:
+        raise ConfigError(
+            f"sweep: learning_stops={learning_stops} must end a chunk of {chunk_time} time "
+            f"steps before the last, so that the evaluation phase is whole chunks"
         )
-    run_s = time.perf_counter() - tick
-    if not evaluation:
-        raise ConfigError("sweep: no evaluation steps; learning_stops must be < total_steps")
-    evaluated = _aggregate({k: np.concatenate([m[k] for m in evaluation]) for k in evaluation[0]})
-    tail = _aggregate(learning_tail) if learning_tail is not None else {}
+    log(f"[{sharing}] {len(spec.cells())} runs in one program: {run_dir}")
+    train(raw)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    first_eval = learning_stops // chunk_time
+    evaluated = _per_member(run_dir, range(first_eval, plan.num_chunks))
+    tail = _per_member(run_dir, [first_eval - 1]) if first_eval else {}
+    cells = spec.cells()
+    missing = np.full(len(cells), np.nan)
+    mean_of = lambda table, key: table[key].mean(1) if key in table else missing  # noqa: E731
 
     gaps = np.full(len(cells), np.nan)
     if spec.env == "spatial_pd":
         # The all-cooperate neighbourhood: every bit (4 neighbours, own last action) is C.
+        trainer, params = _final_params(raw, run_dir)
         all_c = jnp.zeros((env.num_agents, *trainer.obs_shape), jnp.float32)
-        q = jax.jit(jax.vmap(lambda p: trainer.q_values(p, all_c)))(state.params)
+        q = jax.jit(jax.vmap(lambda p: trainer.q_values(p, all_c)))(params)
         gaps = np.asarray((q[..., 0] - q[..., 1]).mean(-1))
 
-    missing = np.full(len(cells), np.nan)
     rows = []
     for i, (value, start, seed) in enumerate(cells):
         row = {"sharing": sharing, "seed": seed, "B": exploration_intensity(config, start)}
         if spec.env == "spatial_pd":
             row.update(Dr=value, tau_init=start, q_gap_all_c=float(gaps[i]))
-            row["cooperation"] = float(evaluated["step/cooperation_rate"][i])
-            row["q_mean"] = float(tail.get("q_mean", missing)[i])
-            row["td_loss"] = float(tail.get("loss/td", missing)[i])
+            row["cooperation"] = float(mean_of(evaluated, "step/cooperation_rate")[i])
+            row["q_mean"] = float(mean_of(tail, "q_mean")[i])
+            row["td_loss"] = float(mean_of(tail, "loss/td")[i])
             columns = SPD_COLUMNS
         else:
             row["epsilon_start"] = start
-            row.update({k: float(evaluated.get(k, missing)[i]) for k in HARVEST_COLUMNS[4:]})
+            row.update({k: float(mean_of(evaluated, k)[i]) for k in HARVEST_COLUMNS[4:]})
             columns = HARVEST_COLUMNS
         rows.append({k: row[k] for k in columns})
+    headline = "step/cooperation_rate" if spec.env == "spatial_pd" else "efficiency"
+    curves = _per_member(run_dir, range(plan.num_chunks)).get(headline)
+    if curves is None:
+        curves = np.full((len(cells), plan.num_chunks), np.nan)
     env_steps = plan.steps_per_chunk * plan.num_chunks  # over all envs of a run
+    run_s = summary["train_s_this_call"]
     return {
         "rows": rows,
-        "curves": np.stack(curves, 1),  # [cells, chunks]
+        "curves": curves,  # [cells, chunks]
         "chunk_steps": chunk_time,
-        "compile_s": compile_s,
+        "compile_s": summary["compile_s"],
         "run_s": run_s,
         "cells": len(cells),
         "env_steps_per_s": env_steps * len(cells) / run_s,
@@ -371,6 +363,7 @@ def run_mode(spec: Sweep, sharing: str, log=print) -> dict:
         "time_steps": chunk_time * plan.num_chunks,  # per env
         "env_steps": env_steps,
         "learning_stops": learning_stops,
+        "run_dir": str(run_dir),
         "config": {k: v for k, v in cfg.algo.items() if k != "network"} | {"env": cfg.env.args},
     }
 
@@ -382,7 +375,7 @@ def run_sweep(spec: Sweep, out: Path, log=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     modes, rows = {}, []
     for sharing in spec.sharing:
-        result = run_mode(spec, sharing, log)
+        result = run_mode(spec, sharing, log, out / "runs" / sharing.replace(":", ""))
         rows += result.pop("rows")
         modes[sharing] = result
     write_csv(rows, out / "results.csv")

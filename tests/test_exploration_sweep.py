@@ -17,14 +17,15 @@ import reproduce  # noqa: E402
 from marl.algos.dqn import DQNConfig  # noqa: E402
 from marl.config import ConfigError  # noqa: E402
 
-# A 4 x 4 lattice for 48 steps: learning from step 8, evaluation from step 32.
+# A 4 x 4 lattice for 48 steps in 3 chunks: learning from step 8, evaluation (the last
+# chunk) from step 32.
 TINY = sweep.Sweep(
     env="spatial_pd",
     overrides=(
         "+experiment=exploration_spd",
         "env.args.size=4",
         "total_steps=48",
-        "num_chunks=2",
+        "num_chunks=3",
         "algo.buffer_size=320",
         "algo.batch_size=8",
         "algo.learning_starts=8",
@@ -86,6 +87,18 @@ def test_exploration_intensity_is_the_papers_075_tau_plus_0025():
     )
     for tau in (0.127, 0.727):
         assert sweep.exploration_intensity(config, tau) == pytest.approx(0.75 * tau + 0.025, 1e-4)
+
+
+def test_each_mode_is_one_marl_train_sweep_whose_evaluation_is_whole_chunks(tmp_path):
+    raw = sweep.mode_config(TINY, "groups:10", tmp_path)
+    assert raw["sweep"] == {
+        "env": {"args": {"dilemma": [0.1, 0.4]}},
+        "algo": {"explore_start": [0.2, 0.6]},
+    }
+    assert raw["algo"]["sharing"] == "groups:10" and raw["num_seeds"] == 2
+    misaligned = replace(TINY, overrides=(*TINY.overrides, "algo.learning_stops=24"))
+    with pytest.raises(ConfigError, match="learning_stops=24 must end a chunk of 16"):
+        sweep.run_mode(misaligned, "shared", print, tmp_path / "run")
 
 
 def test_bad_choices_fail_before_anything_compiles(tmp_path):

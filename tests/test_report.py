@@ -6,21 +6,12 @@ import json
 import numpy as np
 import pytest
 import yaml
-from training import run
+from training import TINY_IPD, run
 
 from marl.report import main, report
 from marl.report.stats import estimate, final_scores
 
-TINY_SWEEP = (
-    "env=ipd",
-    "env.args.horizon=16",
-    "total_steps=2048",
-    "num_chunks=2",
-    "algo.num_envs=8",
-    "algo.num_steps=32",
-    "num_seeds=4",
-    "sweep.algo.lr=[0.003,0.03]",
-)
+TINY_SWEEP = (*TINY_IPD, "num_seeds=4", "sweep.algo.lr=[0.003,0.03]")
 
 
 def table(out) -> list[dict]:

@@ -8,20 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from training import config, numbers, rows, run
+from training import TINY_IPD, config, numbers, rows, run
 
 from marl import train as driver
 from marl.config import ConfigError
 from marl.sweeps import parse
 
-TINY = (
-    "env=ipd",
-    "env.args.horizon=16",
-    "total_steps=2048",
-    "num_chunks=2",
-    "algo.num_envs=8",
-    "algo.num_steps=32",
-)
+TINY = TINY_IPD
 # 2 learning rates x 2 continuation probabilities: 4 cells x 2 seeds in one program.
 GRID = ("sweep.algo.lr=[0.003,0.03]", "sweep.env.args.continue_prob=[0.9,1.0]")
 

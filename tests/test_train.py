@@ -179,3 +179,8 @@ def test_shipped_launcher_configs_select_their_hydra_launchers(launcher, target)
     with initialize_config_module("marl.configs", version_base="1.3"):
         cfg = compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
     assert cfg.hydra.launcher._target_.endswith(target)
+
+
+def test_an_unknown_compiler_option_is_refused_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match="compiler_options=.*xla_bogus_option.*cpu compiler"):
+        run(tmp_path, *TINY, "++compiler_options.xla_bogus_option=1")

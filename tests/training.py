@@ -6,6 +6,15 @@ from pathlib import Path
 from marl.train import compose, train
 
 QUIET = ["wandb.mode=disabled", "progress=false"]
+# PPO on a 16-round IPD, 2 chunks of 4 updates of 8 envs x 32 steps: seconds to train.
+TINY_IPD = (
+    "env=ipd",
+    "env.args.horizon=16",
+    "total_steps=2048",
+    "num_chunks=2",
+    "algo.num_envs=8",
+    "algo.num_steps=32",
+)
 
 
 def config(*overrides: str) -> dict:

@@ -91,12 +91,7 @@ def plot_curves(cells: list[Cell], metric: str, out: Path, reps: int) -> Path | 
         return None
     ax.set(title=metric, xlabel="env steps")
     ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-    ax.grid(alpha=0.3)
-    if legend:
-        ax.legend(fontsize="x-small", frameon=False)
-    path = out / f"curves_{_safe(metric)}.png"
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, ax, legend, out / f"curves_{_safe(metric)}.png")
 
 
 def plot_against(
@@ -128,10 +123,13 @@ def plot_against(
     ax.set(xlabel=factor, ylabel=f"{metric} (final)", title=f"{metric} against {factor}")
     if len(set(xs)) > 2 and min(xs) > 0 and max(xs) / min(xs) >= 100:
         ax.set_xscale("log")
+    return _save(fig, ax, legend, out / f"{_safe(metric)}_vs_{_safe(factor)}.png")
+
+
+def _save(fig: Figure, ax, legend: bool, path: Path) -> Path:
     ax.grid(alpha=0.3)
     if legend:
         ax.legend(fontsize="x-small", frameon=False)
-    path = out / f"{_safe(metric)}_vs_{_safe(factor)}.png"
     fig.savefig(path, dpi=100)
     return path
 
