@@ -118,7 +118,7 @@ def check_distributed(setting) -> None:
 def start_distributed(setting) -> None:
     """Join the cluster once per process (a second call is a no-op)."""
     check_distributed(setting)
-    if setting is None or _started():
+    if setting is None or jax.distributed.is_initialized():
         return
     # Collectives between CPU processes (the metrics' all-gather) need gloo; the option
     # is set blind because asking for the backend first would start it too early.
@@ -127,12 +127,6 @@ def start_distributed(setting) -> None:
         jax.distributed.initialize()
     else:
         jax.distributed.initialize(**{k: v for k, v in setting.items() if v is not None})
-
-
-def _started() -> bool:
-    from jax._src import distributed
-
-    return distributed.global_state.client is not None
 
 
 def is_writer() -> bool:
