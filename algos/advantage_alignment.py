@@ -41,7 +41,7 @@ import jax.numpy as jnp
 
 from marl.algos.ppo import PPO, PPOConfig, Rollout, whiten
 from marl.algos.ppo import SWEEPABLE as SWEEPABLE_PPO
-from marl.config import build, fail
+from marl.config import fail
 from marl.returns import gae
 
 FORMS = ("auto", "paper", "n_player")
@@ -202,11 +202,6 @@ class AdvantageAlignment(PPO):
             jnp.zeros(batch, bool),
         )
         return jax.nn.softmax(logits, axis=-1)
-
-
-def make(config: dict, env, env_params, scripted=None, total_steps: int = 0):
-    cfg = build(AAConfig, config, "algo")
-    return AdvantageAlignment(cfg, env, env_params, scripted, total_steps)
 
 
 # Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):

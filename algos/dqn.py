@@ -41,7 +41,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from marl.config import build, fail
+from marl.config import fail
 from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import Head, NetworkConfig
 from marl.policy import Policy, stateless
@@ -522,10 +522,6 @@ class DQN:
             return override_scripted(self.scripted, key, obs[:, None], actions[:, None])[:, 0]
 
         return stateless(act)
-
-
-def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> DQN:
-    return DQN(build(DQNConfig, config, "algo"), env, env_params, scripted, total_steps)
 
 
 # Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):

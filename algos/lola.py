@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from marl.config import build, fail
+from marl.config import fail
 from marl.envs.matrix import MatrixGame, exact_values, memory1_visits
 from marl.policy import Policy, stateless
 
@@ -126,10 +126,6 @@ class LOLA:
             return (jax.random.uniform(key, (2,)) >= p_cooperate).astype(jnp.int32)
 
         return stateless(act)
-
-
-def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> LOLA:
-    return LOLA(build(LOLAConfig, config, "algo"), env, env_params, scripted, total_steps)
 
 
 # Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):

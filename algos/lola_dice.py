@@ -33,7 +33,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from marl.config import build, fail
+from marl.config import fail
 from marl.metrics import episode_metric_sums, step_rates
 from marl.networks import Head, NetworkConfig
 from marl.policy import Policy, stateless
@@ -314,10 +314,6 @@ def _with(pair: list, index: int, value) -> tuple:
     out = list(pair)
     out[index] = value
     return tuple(out)
-
-
-def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> LOLADiCE:
-    return LOLADiCE(build(LOLADiCEConfig, config, "algo"), env, env_params, scripted, total_steps)
 
 
 def _global_norm(tree) -> jax.Array:

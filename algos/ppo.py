@@ -38,7 +38,7 @@ import optax
 from flax import struct
 
 from marl import coplayers
-from marl.config import build, fail
+from marl.config import fail
 from marl.coplayers import CoplayerConfig
 from marl.losses import approx_kl, clipped_policy_loss, clipped_value_loss
 from marl.metrics import episode_metric_sums, step_rates
@@ -562,10 +562,6 @@ def _take_flat(x, index):
         flat = jnp.swapaxes(x, 0, 1).reshape(a, t * e, *x.shape[3:])[:, index]
         return flat[None]  # [1, A, M, ...]: a single time step of M samples
     return x.reshape(-1, *x.shape[2:])[index][None]
-
-
-def make(config: dict, env, env_params, scripted=None, total_steps: int = 0) -> PPO:
-    return PPO(build(PPOConfig, config, "algo"), env, env_params, scripted, total_steps)
 
 
 # Numeric settings a sweep may vary inside one compiled program (`sweep.algo.<key>`):
