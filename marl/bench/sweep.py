@@ -24,14 +24,20 @@ SWEEP_ENV = "coin_game"
 SWEEP_CELLS = (1, 4, 16, 64)
 SWEEP_QUICK_CELLS = (1, 4, 16)
 SWEEP_SEEDS = 2
-SWEEP_BASE = ("algo=ppo", "algo.num_envs=16", "algo.num_steps=32", "num_chunks=1")
+NUM_ENVS, NUM_STEPS = 16, 32  # per member and update
+SWEEP_BASE = (
+    "algo=ppo",
+    f"algo.num_envs={NUM_ENVS}",
+    f"algo.num_steps={NUM_STEPS}",
+    "num_chunks=1",
+)
 DEVICES_FLAG = "--xla_force_host_platform_device_count"
 
 
 def sweep_overrides(env: str, cells: int, seeds: int, updates: int, extra: Sequence[str]):
     """The marl-train overrides of a C-cell sweep (C learning rates) of `updates` updates."""
     rates = ",".join(f"{lr:.6g}" for lr in np.geomspace(1e-4, 1e-2, cells))
-    steps = 16 * 32 * updates  # total_steps of one chunk of `updates` PPO updates
+    steps = NUM_ENVS * NUM_STEPS * updates  # total_steps of one chunk of `updates` updates
     return (
         f"env={env}",
         *SWEEP_BASE,
