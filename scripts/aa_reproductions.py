@@ -23,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from runs import train_experiment  # noqa: E402 (scripts/ is on sys.path)
+from experiment_runs import train_experiment  # noqa: E402 (scripts/ is on sys.path)
 
 import marl  # noqa: E402
 from marl.algos.lola import STATES  # noqa: E402

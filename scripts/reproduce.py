@@ -20,8 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from aa_reproductions import aa_coin_game, aa_harvest, aa_ipd  # noqa: E402 (scripts/ is on sys.path)
+from experiment_runs import train_experiment  # noqa: E402
 from exploration_sweep import exploration_vs_cooperation  # noqa: E402
-from runs import train_experiment  # noqa: E402
 
 from marl.algos.lola import STATES  # noqa: E402
 
