@@ -87,13 +87,6 @@ class PPOConfig:
         if self.critic not in ("local", "central"):
             fail(f"{path}.critic", self.critic, "local or central")
         parse_sharing(self.sharing, path)
-        net = self.network
-        if net.torso not in ("mlp", "cnn"):
-            fail(f"{path}.network.torso", net.torso, "mlp or cnn")
-        if net.activation not in ("tanh", "relu"):
-            fail(f"{path}.network.activation", net.activation, "tanh or relu")
-        if net.gru < 0 or any(w < 1 for w in net.hidden + net.channels):
-            fail(f"{path}.network", net, "positive widths and gru >= 0")
 
 
 @struct.dataclass

@@ -8,6 +8,7 @@ allowed. Each dataclass may define `check(self)` for value rules that involve se
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -47,6 +48,8 @@ def _convert(path: str, value, hint):
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             fail(path, value, "a number")
+        if not math.isfinite(value):  # `nan <= 0` is False: range checks would pass it
+            fail(path, value, "a finite number")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
@@ -123,6 +126,7 @@ class RunConfig:
     scripted: dict = field(default_factory=dict)  # agent slot -> scripted policy name
     run_dir: str | None = None
     resume: str | None = None
+    break_lock: bool = False  # take over a run folder whose lock a killed run left behind
     progress: bool = True
     checkpoint_keep: int = 2
     wandb: WandbConfig = field(default_factory=WandbConfig)
@@ -134,6 +138,11 @@ class RunConfig:
         for key in ("num_seeds", "total_steps", "num_chunks", "checkpoint_keep"):
             if getattr(self, key) < 1:
                 fail(key, getattr(self, key), "an integer >= 1")
+        if not 0 <= self.seed < 2**32:  # jax.random.key takes it modulo 2**32
+            fail("seed", self.seed, "an integer in [0, 2**32)")
+        for key in ("run_dir", "resume"):
+            if getattr(self, key) is not None and not getattr(self, key).strip():
+                fail(key, getattr(self, key), "a folder path, or null")
         for slot, policy in self.scripted.items():
             # YAML gives int keys, the command line (+scripted.1=...) string digits.
             if isinstance(slot, bool) or not (

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu}
+TORSOS = ("mlp", "cnn")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,16 @@ class NetworkConfig:
     channels: tuple[int, ...] = (32, 32)  # cnn: one 3x3 convolution per entry
     gru: int = 0  # hidden size of a GRU after the torso; 0 = feed-forward
     activation: str = "tanh"
+
+    def check(self, path):
+        from marl.config import fail  # marl.config imports this module
+
+        if self.torso not in TORSOS:
+            fail(f"{path}.torso", self.torso, " or ".join(TORSOS))
+        if self.activation not in ACTIVATIONS:
+            fail(f"{path}.activation", self.activation, " or ".join(ACTIVATIONS))
+        if self.gru < 0 or any(w < 1 for w in self.hidden + self.channels):
+            fail(path, self, "positive widths and gru >= 0")
 
 
 class Conv3x3(nn.Module):

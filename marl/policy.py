@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import yaml
 
 import marl
-from marl.checkpoint import Checkpointer, CheckpointMismatch
 from marl.config import ConfigError
+from marl.training.checkpoint import Checkpointer, CheckpointMismatch
 
 
 @dataclass(frozen=True)

@@ -30,16 +30,17 @@ import yaml
 
 import marl
 from marl import algos
-from marl.checkpoint import Checkpointer, CheckpointMismatch
 from marl.config import ConfigError, RunConfig, build, to_dict
 from marl.metrics import finish_episode_means
 from marl.plots import plot_run, plot_sweep
 from marl.sweeps import Layout, Members, build_members, fetch, layout, start_distributed
 from marl.sweeps.devices import is_writer
+from marl.training.checkpoint import CheckpointDamaged, Checkpointer, CheckpointMismatch
+from marl.training.folder import RunLock, read_rows, refuse_existing_run, sigterm_as_interrupt
 from marl.wrappers import EpisodeStats, reward_transform
 
 # Keys a resumed run may change: they do not affect the numbers.
-RESUME_MAY_CHANGE = {"resume", "run_dir", "progress", "wandb", "distributed"}
+RESUME_MAY_CHANGE = {"resume", "run_dir", "progress", "wandb", "distributed", "break_lock"}
 # Metrics summed over updates (episode sums and counts) rather than averaged.
 SUMMED_PREFIXES = ("episode/", "learners/", "episodes")
 
@@ -77,13 +78,25 @@ def build_env(cfg: RunConfig):
 
 
 def plan(cfg: RunConfig, trainer) -> Plan:
+    """Chunks of whole updates. A run does exactly `total_steps` env steps per seed: a
+    count that is not a whole number of chunks is refused (rounding it silently would run
+    fewer steps than asked, with schedules sized for the steps asked)."""
     per_update = trainer.steps_per_update
+    per_chunk = per_update * cfg.num_chunks  # the least total: one update per chunk
     updates = cfg.total_steps // per_update
     if updates < cfg.num_chunks:
         raise ConfigError(
             f"config: total_steps={cfg.total_steps} gives {updates} updates of {per_update} "
-            f"env steps; need at least num_chunks={cfg.num_chunks} (raise total_steps or "
-            f"lower num_chunks)"
+            f"env steps; need at least num_chunks={cfg.num_chunks} (raise total_steps to "
+            f"{per_chunk} or lower num_chunks)"
+        )
+    if cfg.total_steps % per_chunk:
+        below = cfg.total_steps // per_chunk * per_chunk
+        raise ConfigError(
+            f"config: total_steps={cfg.total_steps} is not a whole number of chunks: "
+            f"num_chunks={cfg.num_chunks} chunks of updates of {per_update} env steps "
+            f"(per seed) need a multiple of {per_chunk}; use total_steps={below} or "
+            f"{below + per_chunk}, or another num_chunks"
         )
     return Plan(per_update, updates // cfg.num_chunks, cfg.num_chunks)
 
@@ -168,26 +181,49 @@ def _cell_rows(members: Members, per_member: dict, chunk: int, step: int, skip) 
     return rows
 
 
-def _nonfinite_cells(members: Members, finite, per_member: dict) -> list[int]:
-    """Cells with a non-finite value in any seed's state or losses."""
-    ok = np.asarray(finite, bool)[: members.size]
-    for key, values in per_member.items():
-        if key.startswith("loss/"):
-            ok = ok & np.isfinite(np.asarray(values)[: members.size])
-    return sorted({int(m) // members.num_seeds for m in np.flatnonzero(~ok)})
+def _culprits(metrics: dict, finite_leaves, leaf_names: list[str], size: int) -> dict[int, str]:
+    """member -> the first non-finite quantity of its chunk: the rewards (the env's
+    doing), else a loss, else the learner state by leaf path; members with none are absent.
+    Rewards and losses are checked update by update: a NaN in one update is not averaged
+    away."""
+    found: dict[int, str] = {}
+    for prefix in ("reward", "loss/"):
+        for key in sorted(k for k in metrics if k.startswith(prefix)):
+            values = np.asarray(metrics[key])
+            ok = np.isfinite(values).reshape(*values.shape[:2], -1).all(axis=(0, 2))
+            for member in np.flatnonzero(~ok[:size]):
+                found.setdefault(int(member), key)
+    leaves = np.asarray(finite_leaves, bool)[:size]
+    for member in np.flatnonzero(~leaves.all(-1)):
+        found.setdefault(
+            int(member), f"the learner state at {leaf_names[np.argmin(leaves[member])]}"
+        )
+    return found
+
+
+def _hint(culprit: str) -> str:
+    if culprit.startswith("reward"):
+        return f"first non-finite: {culprit}, from the environment; check its params"
+    return f"first non-finite: {culprit}; try a lower learning rate or stronger gradient clipping"
 
 
 @dataclass(frozen=True)
 class Program:
     """The compiled program of a run: every member's fresh state on its devices, the
     members' swept values, and `run_chunk(state, values) -> state, metrics, finite` (one
-    chunk of `jit(scan(vmap(update)))`; metrics [updates, slots], finite [slots])."""
+    chunk of `jit(scan(vmap(update)))`; metrics [updates, slots], finite [slots, leaves]:
+    one flag per floating leaf of the state, named by `leaf_names`)."""
 
     place: Layout
     state: object
     values: dict
     run_chunk: object
     compile_s: float
+
+    @property
+    def leaf_names(self) -> list[str]:
+        paths = jax.tree_util.tree_flatten_with_path(self.state)[0]
+        return [jax.tree_util.keystr(p) for p, x in paths if _is_float(x)]
 
     @staticmethod
     def build(
@@ -213,7 +249,7 @@ class Program:
         def chunk_fn(state, values):
             step = lambda s, _: jax.vmap(members.update)(s, values)
             state, metrics = jax.lax.scan(step, state, None, length=updates_per_chunk)
-            return state, metrics, jax.vmap(_all_finite)(state)
+            return state, metrics, jax.vmap(_finite_leaves)(state)
 
         shardings = None
         if place.members is not None:
@@ -236,9 +272,13 @@ class Program:
         return self.place.put(jax.tree.map(lambda x: x[self.place.index], tree))
 
 
-def _all_finite(state) -> jax.Array:
-    leaves = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.floating)]
-    return jnp.all(jnp.stack([jnp.isfinite(x).all() for x in leaves]))
+def _is_float(x) -> bool:
+    return jnp.issubdtype(x.dtype, jnp.floating)
+
+
+def _finite_leaves(state) -> jax.Array:
+    """One flag per floating leaf of `state`: are all its values finite?"""
+    return jnp.stack([jnp.isfinite(x).all() for x in jax.tree.leaves(state) if _is_float(x)])
 
 
 class _Logger:
@@ -297,14 +337,6 @@ class _Logger:
             self.bar.close()
         if self.wandb is not None:
             self.wandb.finish()
-
-
-def _read_rows(path: Path, before_chunk: int) -> list[dict]:
-    """Metrics lines of the chunks that a checkpoint covers (drops a chunk in flight)."""
-    if not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if r["chunk"] < before_chunk]
 
 
 def _lookup(tree: dict, dotted: str):
@@ -369,18 +401,42 @@ def _normalise(value):
 
 def train(raw: dict, stop_after: int | None = None) -> Path:
     """Run (or resume) training; returns the run dir. `stop_after` ends after that many
-    chunks in this call, as an interruption would (tests use it)."""
+    chunks in this call, as an interruption would (tests use it).
+
+    Nothing is written before the whole config is accepted. Then the run folder is locked
+    for the whole run, and a new run refuses a folder that already holds one
+    (marl.training.folder)."""
     if raw.get("resume"):
         given = {k: v for k, v in raw.items() if k != "resume"}
-        raw = resume_config(raw["resume"], given)
+        raw = resume_config(Path(str(raw["resume"])).expanduser(), given)
     start_distributed(raw.get("distributed"))
-    cfg, env, trainer, sizes, members = prepare(raw)
-    run_dir = Path(cfg.run_dir or f"runs/{time.strftime('%Y-%m-%d_%H-%M-%S')}")
-    writer = is_writer()
-    if writer:
-        run_dir.mkdir(parents=True, exist_ok=True)
+    cfg, _, _, sizes, members = prepare(raw)
+    run_dir = Path(cfg.run_dir or f"runs/{time.strftime('%Y-%m-%d_%H-%M-%S')}").expanduser()
+    lock = RunLock(run_dir) if is_writer() else None
+    if lock is not None:
+        if not cfg.resume:
+            refuse_existing_run(run_dir)
+        lock.acquire(cfg.break_lock)
+    try:
+        with sigterm_as_interrupt():
+            _run(cfg, members, sizes, run_dir, lock is not None, stop_after)
+    finally:
+        if lock is not None:
+            lock.release()
+    return run_dir
+
+
+def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: bool, stop_after):
     stored = to_dict(cfg)
     checkpoints = Checkpointer(run_dir / "checkpoints", keep=cfg.checkpoint_keep)
+    if cfg.resume and _finished(checkpoints, sizes.num_chunks):
+        checkpoints.close()
+        print(
+            f"marl-train: {run_dir} is finished (all {sizes.num_chunks} chunks are "
+            f"checkpointed); nothing to do",
+            file=sys.stderr,
+        )
+        return
 
     program = Program.build(members, sizes.updates_per_chunk, cfg.seed, cfg.compiler_options)
     place, state, values = program.place, program.state, program.values
@@ -391,7 +447,7 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
     if cfg.resume:
         if checkpoints.latest() is None:
             raise CheckpointMismatch(f"resume: no checkpoint in {run_dir / 'checkpoints'}")
-        restored, meta = checkpoints.restore(real(state) if padded else state)
+        restored, meta = checkpoints.restore_intact(real(state) if padded else state)
         if _comparable(meta["config"]) != _comparable(stored):
             raise CheckpointMismatch(
                 f"resume: the checkpoint in {run_dir} was made with a different config"
@@ -400,23 +456,19 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
         state = restored if place.members is None else program.place_members(restored)
         start = meta["chunk"] + 1
         failed = {int(k): v for k, v in meta.get("failed_cells", {}).items()}
-    elif checkpoints.latest() is not None:
-        raise ConfigError(
-            f"config: run_dir={str(run_dir)!r} already holds a run; resume it with "
-            f"resume={run_dir} or choose another run_dir"
-        )
-    rows = _read_rows(run_dir / "metrics.jsonl", start)
+    rows = read_rows(run_dir / "metrics.jsonl", start)
     if writer:
         (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         (run_dir / "config.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
         if members.sweep is not None:
             _write_sweep_json(run_dir, members, place)
-    run_chunk, compile_s = program.run_chunk, program.compile_s
+    run_chunk, compile_s, leaf_names = program.run_chunk, program.compile_s, program.leaf_names
 
     total_steps = sizes.steps_per_chunk * sizes.num_chunks
     logger = _Logger(cfg, run_dir, total_steps, start * sizes.steps_per_chunk, writer)
     interrupted = False
     train_s = 0.0
+    saved = start - 1  # the newest checkpointed chunk
     end = sizes.num_chunks if stop_after is None else min(sizes.num_chunks, start + stop_after)
     try:
         for chunk in range(start, end):
@@ -427,16 +479,18 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
             train_s += seconds
             per_member = _aggregate(metrics)
             first, last = chunk * sizes.steps_per_chunk, (chunk + 1) * sizes.steps_per_chunk
-            for cell in _nonfinite_cells(members, finite, per_member):
+            culprits = _culprits(metrics, finite, leaf_names, members.size)
+            for member, culprit in sorted(culprits.items()):
+                cell = member // members.num_seeds
                 if cell not in failed:
                     failed[cell] = chunk
-                    _report_nonfinite(members, cell, chunk, first, last, run_dir)
+                    _report_nonfinite(members, cell, chunk, first, last, run_dir, culprit)
             if len(failed) == members.num_cells:
                 good = f"chunk {chunk - 1}" if chunk else "none yet"
                 raise NonFiniteError(
                     f"non-finite values (NaN/inf) in chunk {chunk} (env steps {first}-{last}); "
-                    f"stopped. Last good checkpoint: {good} in {run_dir}; try a lower "
-                    f"learning rate or stronger gradient clipping"
+                    f"stopped. Last good checkpoint: {good} in {run_dir}. "
+                    f"{_hint(culprits[min(culprits)])}"
                 )
             rate = sizes.steps_per_chunk * members.size / seconds
             new_rows = _cell_rows(members, per_member, chunk, last, failed)
@@ -450,11 +504,14 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
                 )
             meta = {"chunk": chunk, "step": last, "config": stored, "failed_cells": failed}
             checkpoints.save(chunk, real(state) if padded else state, meta)
+            saved = chunk
     except KeyboardInterrupt:
         interrupted = True
+        # A Ctrl-C held during a save is raised once the save is complete: ask the disk.
+        saved = max(saved, checkpoints.latest() if checkpoints.latest() is not None else -1)
         print(
-            f"\ninterrupted: completed chunks are checkpointed in {run_dir}; continue with "
-            f"marl-train resume={run_dir}",
+            f"\ninterrupted: chunks up to {saved} are checkpointed in {run_dir}; continue "
+            f"with marl-train resume={run_dir}",
             file=sys.stderr,
         )
     finally:
@@ -462,39 +519,19 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
         checkpoints.close()
 
     if writer:
-        chunks_done = len({r["chunk"] for r in rows})
-        summary = {
-            "run_dir": str(run_dir),
-            "env": cfg.env.name,
-            "algo": cfg.algo.get("name"),
-            "num_seeds": cfg.num_seeds,
-            "chunks_done": chunks_done,
-            "num_chunks": sizes.num_chunks,
-            "finished": chunks_done == sizes.num_chunks,
-            "interrupted": interrupted,
-            "env_steps_per_seed": rows[-1]["step"] if rows else 0,
+        # Only checkpointed chunks count: a chunk logged but not saved is redone on resume.
+        rows = [r for r in rows if r["chunk"] <= saved]
+        timing = {
             "compile_s": compile_s,
             "train_s_this_call": train_s,
-            "steps_per_s": (chunks_done - start)
+            "steps_per_s": (saved + 1 - start)
             * sizes.steps_per_chunk
             * members.size
             / max(train_s, 1e-9),
             "devices": place.num_devices,
             "processes": jax.process_count(),
         }
-        if members.sweep is None:
-            plots = plot_run(rows, run_dir)
-            summary["final"] = rows[-1] if rows else {}
-        else:
-            plots = plot_sweep(rows, run_dir)
-            summary["cells"] = members.num_cells
-            summary["final"] = _final_rows(rows)
-            summary["failed_cells"] = [
-                {"cell": c, "chunk": k, "values": members.sweep.cells[c]}
-                for c, k in sorted(failed.items())
-            ]
-        summary["plots"] = [p.name for p in plots]
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        _write_summary(cfg, members, sizes, run_dir, rows, failed, interrupted, timing)
     if interrupted:
         raise KeyboardInterrupt
     if failed:
@@ -503,7 +540,49 @@ def train(raw: dict, stop_after: int | None = None) -> Path:
             f"non-finite values (NaN/inf) in {len(failed)} of {members.num_cells} cells: "
             f"{cells}. The other cells ran to the end; their rows are in {run_dir}/metrics.jsonl"
         )
-    return run_dir
+
+
+def _finished(checkpoints: Checkpointer, num_chunks: int) -> bool:
+    """The newest checkpoint is the last chunk's and intact (a damaged one is resumed
+    from the one before it)."""
+    latest = checkpoints.latest()
+    if latest is None or latest + 1 < num_chunks:
+        return False
+    try:
+        checkpoints.verify(latest)
+    except CheckpointDamaged:
+        return False
+    return True
+
+
+def _write_summary(cfg, members, sizes, run_dir, rows, failed, interrupted, timing) -> None:
+    """summary.json and the plots, from the rows of the checkpointed chunks."""
+    chunks_done = len({r["chunk"] for r in rows})
+    summary = {
+        "run_dir": str(run_dir),
+        "env": cfg.env.name,
+        "algo": cfg.algo.get("name"),
+        "num_seeds": cfg.num_seeds,
+        "chunks_done": chunks_done,
+        "num_chunks": sizes.num_chunks,
+        "finished": chunks_done == sizes.num_chunks,
+        "interrupted": interrupted,
+        "env_steps_per_seed": rows[-1]["step"] if rows else 0,
+        **timing,
+    }
+    if members.sweep is None:
+        plots = plot_run(rows, run_dir)
+        summary["final"] = rows[-1] if rows else {}
+    else:
+        plots = plot_sweep(rows, run_dir)
+        summary["cells"] = members.num_cells
+        summary["final"] = _final_rows(rows)
+        summary["failed_cells"] = [
+            {"cell": c, "chunk": k, "values": members.sweep.cells[c]}
+            for c, k in sorted(failed.items())
+        ]
+    summary["plots"] = [p.name for p in plots]
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
 def _write_seeds(run_dir: Path, chunk: int, step: int, per_member: dict) -> None:
@@ -529,13 +608,13 @@ def _final_rows(rows: list[dict]) -> list[dict]:
     return [last[c] for c in sorted(last)]
 
 
-def _report_nonfinite(members: Members, cell: int, chunk, first, last, run_dir) -> None:
+def _report_nonfinite(members: Members, cell: int, chunk, first, last, run_dir, culprit) -> None:
     if members.sweep is None:
         return  # a plain run stops with NonFiniteError at once
     print(
         f"marl-train: warning: non-finite values (NaN/inf) in {members.sweep.describe(cell)} "
-        f"in chunk {chunk} (env steps {first}-{last}); that cell is no longer logged, the "
-        f"others go on (run {run_dir})",
+        f"in chunk {chunk} (env steps {first}-{last}; {_hint(culprit)}); that cell is no "
+        f"longer logged, the others go on (run {run_dir})",
         file=sys.stderr,
     )
 
@@ -558,6 +637,7 @@ def _hydra_main(cfg) -> None:
     import logging
 
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
     from omegaconf import OmegaConf
 
     # Hydra sets the root logger to INFO; JAX's backend probing is noise at that level.
@@ -576,8 +656,8 @@ def _hydra_main(cfg) -> None:
                 except KeyError:
                     given[key] = override.split("=", 1)[1]
         raw = {"resume": raw["resume"], **given}
-    elif raw.get("run_dir") is None:
-        raw["run_dir"] = hydra_cfg.runtime.output_dir
+    elif raw.get("run_dir") is None and hydra_cfg.mode == RunMode.MULTIRUN:
+        raw["run_dir"] = hydra_cfg.runtime.output_dir  # <sweep dir>/<job number>
     try:
         train(raw)
     except (ConfigError, CheckpointMismatch, NonFiniteError, ValueError) as err:
@@ -587,16 +667,8 @@ def _hydra_main(cfg) -> None:
         sys.exit(130)
 
 
-def _first_set(*values):
-    """Hydra resolver: the first value that is set (run_dir, then resume, then a default)."""
-    return next(v for v in values if v not in (None, "None", "null", ""))
-
-
 def main() -> None:
     import hydra
-    from omegaconf import OmegaConf
-
-    OmegaConf.register_new_resolver("first_set", _first_set, replace=True)
 
     sys.argv[1:] = sweep_overrides(sys.argv[1:])
     app = hydra.main(config_path="pkg://marl.configs", config_name="config", version_base="1.3")

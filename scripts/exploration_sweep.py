@@ -48,9 +48,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from marl.checkpoint import Checkpointer
 from marl.config import ConfigError
 from marl.train import compose, prepare, train
+from marl.training.checkpoint import Checkpointer
 
 QUIET = ("wandb.mode=disabled", "progress=false")
 # results.csv columns, one row per run

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from flax import struct
 
-from marl.checkpoint import Checkpointer, CheckpointMismatch
+from marl.training.checkpoint import Checkpointer, CheckpointMismatch
 
 SEEDS = 3
 

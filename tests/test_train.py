@@ -1,6 +1,7 @@
 """The training driver: outputs, determinism, resume, interruption, NaN, config checks."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -9,8 +10,8 @@ import pytest
 from training import config, numbers, rows, run
 
 from marl import train as driver
-from marl.checkpoint import CheckpointMismatch
 from marl.config import ConfigError
+from marl.training.checkpoint import CheckpointMismatch
 
 TINY = (
     "env=ipd",
@@ -75,10 +76,11 @@ def test_ctrl_c_leaves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(driver._Logger, "log", log_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, *TINY, name="cut")
+    # chunk 1 was logged but its checkpoint not saved: the summary counts chunk 0 only, and
+    # resume redoes chunk 1, without duplicates
     summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
-    assert summary["interrupted"] and summary["chunks_done"] == 2
+    assert summary["interrupted"] and summary["chunks_done"] == 1
     monkeypatch.setattr(driver._Logger, "log", original)
-    # chunk 1 was logged but its checkpoint not saved: resume redoes it, without duplicates
     driver.train({"resume": str(tmp_path / "cut"), "progress": False})
     assert [r["chunk"] for r in rows(tmp_path / "cut")] == [0, 1, 2, 3]
 
@@ -100,10 +102,28 @@ def test_a_new_run_into_a_used_run_dir_is_refused(tmp_path):
         run(tmp_path, *TINY, name="used")
 
 
-def test_nan_stops_the_run_naming_the_chunk(tmp_path):
-    with pytest.raises(driver.NonFiniteError, match=r"chunk 0 \(env steps 0-1024\)"):
+def test_nan_stops_the_run_naming_the_chunk_and_the_first_nonfinite_quantity(tmp_path):
+    with pytest.raises(driver.NonFiniteError, match=r"chunk 0 \(env steps 0-1024\)") as err:
         run(tmp_path, *TINY, "algo.lr=1e30", "algo.max_grad_norm=1e30")
+    # The rewards stay finite: the blame goes to a loss or a named parameter leaf.
+    assert re.search(r"first non-finite: (loss/\w+|the learner state at \S+);", str(err.value))
+    assert "environment" not in str(err.value)
     assert rows(tmp_path / "run") == []
+
+
+def test_the_nan_culprit_is_rewards_then_losses_then_the_state_leaf():
+    nan = float("nan")
+    metrics = {  # [updates, members]
+        "reward_mean": np.array([[0.0, 1.0, 1.0], [nan, 1.0, 1.0]]),
+        "loss/value": np.array([[nan, 0.5, 0.5], [1.0, nan, 0.5]]),
+        "cooperation_rate": np.full((2, 3), nan),  # undefined rates are not failures
+    }
+    leaves = np.array([[False, True], [True, False], [True, False]])
+    names = ["['params']['w']", "['opt']['mu']"]
+    culprits = driver._culprits(metrics, leaves, names, size=3)
+    assert culprits == {0: "reward_mean", 1: "loss/value", 2: "the learner state at ['opt']['mu']"}
+    assert "environment" in driver._hint(culprits[0])
+    assert "learning rate" in driver._hint(culprits[2])
 
 
 @pytest.mark.parametrize(
@@ -123,6 +143,12 @@ def test_nan_stops_the_run_naming_the_chunk(tmp_path):
         ("+scripted.1=grim", r"unknown scripted policy 'grim'"),
         ("+scripted.5=tit_for_tat", r"agent slots 0..1"),
         ("total_steps=100", r"total_steps=100 gives 0 updates"),
+        ("total_steps=4000", r"not a whole number of chunks.*use total_steps=3072 or 4096"),
+        ("algo.lr=nan", r"algo.lr=nan is not allowed; expected a finite number"),
+        ("algo.max_grad_norm=inf", r"algo.max_grad_norm=inf .* a finite number"),
+        ("seed=4294967296", r"seed=4294967296 .* an integer in \[0, 2\*\*32\)"),
+        ("seed=-1", r"seed=-1 .* an integer in \[0, 2\*\*32\)"),
+        ("algo.network.torso=transformer", r"torso='transformer' .* mlp or cnn"),
         ("wandb.mode=loud", r"offline, online, disabled"),
     ],
 )
@@ -130,6 +156,22 @@ def test_bad_config_fails_before_compiling_with_key_and_allowed_values(tmp_path,
     raw = config(f"run_dir={tmp_path}", *TINY, override)
     with pytest.raises(ValueError, match=match):
         driver.setup(raw)
+
+
+@pytest.mark.parametrize(
+    "algo, override, match",
+    [
+        ("dqn", "algo.network.torso=transformer", r"torso='transformer' .* mlp or cnn"),
+        ("dqn", "algo.lr=nan", r"algo.lr=nan .* a finite number"),
+        ("lola_dice", "algo.network.activation=gelu", r"activation='gelu' .* tanh or relu"),
+        ("lola_dice", "algo.outer_lr=-inf", r"algo.outer_lr=-inf .* a finite number"),
+        ("lola", "algo.lr=nan", r"algo.lr=nan .* a finite number"),
+        ("aa", "algo.beta=inf", r"algo.beta=inf .* a finite number"),
+    ],
+)
+def test_every_algorithm_refuses_nonfinite_numbers_and_unknown_networks(algo, override, match):
+    with pytest.raises(ValueError, match=match):
+        driver.setup(config(f"algo={algo}", "env=ipd", override))
 
 
 def test_scripted_policy_that_does_not_fit_the_env_is_refused(tmp_path):

@@ -124,12 +124,12 @@ def chunk_fn(trainer, updates: int) -> Callable:
     so XLA keeps them); marl-train also donates the state, which repeated timing of one
     input cannot.
     """
-    from marl.train import _all_finite
+    from marl.train import _finite_leaves
 
     def run(state):
         step = lambda s, _: jax.vmap(trainer.update)(s)
         state, metrics = jax.lax.scan(step, state, None, length=updates)
-        return state, metrics, _all_finite(state)
+        return state, metrics, jax.vmap(_finite_leaves)(state)
 
     return run
 

@@ -7,13 +7,24 @@ previous checkpoint restorable; leftovers of such a save are removed on the next
 Restoring goes into the structure, shapes and dtypes of a template (a freshly initialised
 state). The saved tree is compared with the template first, leaf by leaf, because orbax's
 own errors for a mismatch do not say which leaf differs.
+
+Every saved checkpoint gets `<chunk>/checksums.json` (SHA-256 and size of each file), so
+flipped or truncated bytes are found before they are restored; `restore_intact` then falls
+back to the newest intact checkpoint and moves the damaged ones aside. Ctrl-C or SIGTERM
+during a save is held until the save is complete, so a save is never left half-done by
+the user.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +35,45 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 _STATE, _META = "state", "meta"
+_CHECKSUMS = "checksums.json"
 
 
 class CheckpointMismatch(ValueError):
     """The saved state does not fit the template it is being restored into."""
+
+
+class CheckpointDamaged(ValueError):
+    """A checkpoint's files are missing, truncated or altered since they were saved."""
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block is done, then raise KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    caught = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    before = {sig: signal.signal(sig, lambda num, frame: caught.append(num)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _files(step_dir: Path) -> list[Path]:
+    return sorted(p for p in step_dir.rglob("*") if p.is_file() and p.name != _CHECKSUMS)
 
 
 @contextlib.contextmanager
@@ -142,14 +188,97 @@ class Checkpointer:
         args = ocp.args.Composite(
             **{_STATE: ocp.args.StandardSave(state), _META: ocp.args.JsonSave(meta)}
         )
-        with _quiet():
+        with _interrupts_held(), _quiet():
             if chunk == latest:
                 self._manager.delete(chunk)
             # force: orbax otherwise skips, silently, any step not newer than the latest.
             saved = self._manager.save(chunk, args=args, force=True)
             self._manager.wait_until_finished()
+            if saved:
+                self._write_checksums(chunk)
         if not saved:
             raise RuntimeError(f"orbax did not save chunk {chunk} in {self.directory}")
+
+    def _write_checksums(self, chunk: int) -> None:
+        step_dir = self.directory / str(chunk)
+        sums = {
+            str(p.relative_to(step_dir)): {"sha256": _digest(p), "bytes": p.stat().st_size}
+            for p in _files(step_dir)
+        }
+        partial = step_dir / f".{_CHECKSUMS}.partial"
+        partial.write_text(json.dumps(sums, indent=1))
+        partial.replace(step_dir / _CHECKSUMS)
+
+    def verify(self, chunk: int) -> None:
+        """Raises CheckpointDamaged naming the first file of checkpoint `chunk` that is
+        missing or differs from its checksum. A checkpoint saved before checksums existed
+        (no checksums.json) passes."""
+        step_dir = self.directory / str(chunk)
+        listed = step_dir / _CHECKSUMS
+        if not listed.exists():
+            return
+        try:
+            sums = json.loads(listed.read_text())
+        except ValueError:
+            raise CheckpointDamaged(f"{listed} is not readable JSON") from None
+        for name, want in sums.items():
+            path = step_dir / name
+            if not path.is_file():
+                raise CheckpointDamaged(f"{path} is missing")
+            size = path.stat().st_size
+            if size != want["bytes"]:
+                raise CheckpointDamaged(f"{path} has {size} bytes, {want['bytes']} when saved")
+            if _digest(path) != want["sha256"]:
+                raise CheckpointDamaged(f"{path} does not match its checksum (altered bytes)")
+
+    def restore_intact(self, template: Any) -> tuple[Any, dict]:
+        """`restore` of the newest checkpoint that is intact. A damaged newer one is named
+        on stderr and moved to `<directory>_damaged/`, so later saves continue from the
+        restored chunk. Raises CheckpointDamaged when no checkpoint is intact; a
+        CheckpointMismatch (another config's state) is raised at once, not skipped."""
+        damaged = []
+        for chunk in sorted(self._manager.all_steps(), reverse=True):
+            try:
+                state, meta = self.restore(template, chunk)
+            except CheckpointMismatch:
+                raise
+            except Exception as err:  # orbax and tensorstore raise many kinds on damage
+                reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+                damaged.append((chunk, reason or type(err).__name__))
+                continue
+            if damaged:
+                self._set_aside([c for c, _ in damaged])
+                for bad, reason in damaged:
+                    print(
+                        f"marl-train: warning: checkpoint {bad} in {self.directory} is damaged "
+                        f"({reason}); moved to {self.directory}_damaged/, restored checkpoint "
+                        f"{chunk} instead",
+                        file=sys.stderr,
+                    )
+            return state, meta
+        if not damaged:
+            raise FileNotFoundError(f"no checkpoint to restore in {self.directory}")
+        reasons = "; ".join(f"checkpoint {c}: {r}" for c, r in damaged)
+        raise CheckpointDamaged(f"no intact checkpoint in {self.directory}: {reasons}")
+
+    def _set_aside(self, chunks: list[int]) -> None:
+        aside = self.directory.parent / f"{self.directory.name}_damaged"
+        aside.mkdir(exist_ok=True)
+        for chunk in chunks:
+            target = aside / str(chunk)
+            if target.exists():
+                target = aside / f"{chunk}.{int(time.time())}"
+            (self.directory / str(chunk)).rename(target)
+        with _quiet():
+            self._manager.reload()
+
+    def meta(self, chunk: int) -> dict:
+        """The JSON record of checkpoint `chunk`, without reading its state."""
+        with _quiet():
+            restored = self._manager.restore(
+                chunk, args=ocp.args.Composite(**{_META: ocp.args.JsonRestore()})
+            )
+        return dict(restored[_META] or {})
 
     def latest(self) -> int | None:
         """The newest saved chunk, or None when the directory holds no checkpoint."""
@@ -160,7 +289,8 @@ class Checkpointer:
 
         Returns `(state, meta)`; state leaves are jax arrays on the default device. Raises
         CheckpointMismatch naming the first leaf whose path, shape or dtype differs from the
-        template, and FileNotFoundError when there is no such checkpoint.
+        template, CheckpointDamaged when its files differ from their checksums, and
+        FileNotFoundError when there is no such checkpoint.
         """
         steps = self._manager.all_steps()
         if chunk is None:
@@ -172,6 +302,7 @@ class Checkpointer:
                 f"no checkpoint for chunk {chunk} in {self.directory}; "
                 f"saved chunks: {sorted(steps) or 'none'}"
             )
+        self.verify(chunk)
         # Restore onto the device a fresh array lands on (respects jax.default_device).
         device = next(iter(jnp.zeros(()).devices()))
         sharding = jax.sharding.SingleDeviceSharding(device)
