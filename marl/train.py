@@ -24,25 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 import yaml
 
 import marl
 from marl import algos
 from marl.config import ConfigError, RunConfig, build, to_dict
-from marl.metrics import finish_episode_means
-from marl.plots import plot_run, plot_sweep
-from marl.sweeps import Layout, Members, build_members, fetch, layout, start_distributed
+from marl.sweeps import Members, build_members, fetch, start_distributed
 from marl.sweeps.devices import is_writer
 from marl.training.checkpoint import CheckpointDamaged, Checkpointer, CheckpointMismatch
 from marl.training.folder import RunLock, read_rows, refuse_existing_run, sigterm_as_interrupt
+from marl.training.logger import Logger
+from marl.training.program import Program, culprits, hint
+from marl.training.records import aggregate, cell_rows, write_seeds, write_summary, write_sweep_json
 from marl.wrappers import EpisodeStats, reward_transform
 
 # Keys a resumed run may change: they do not affect the numbers.
 RESUME_MAY_CHANGE = {"resume", "run_dir", "progress", "wandb", "distributed", "break_lock"}
-# Metrics summed over updates (episode sums and counts) rather than averaged.
-SUMMED_PREFIXES = ("episode/", "learners/", "episodes")
 
 
 class NonFiniteError(RuntimeError):
@@ -134,209 +131,6 @@ def prepare(raw: dict) -> tuple:
     cfg = build(RunConfig, raw)
     _, env, trainer, sizes, members = build_members(raw, cfg.num_seeds, setup)
     return cfg, env, trainer, sizes, members
-
-
-def _aggregate(metrics: dict) -> dict:
-    """Chunk metrics [updates, seeds] -> per-seed values [seeds]."""
-    summed = {k: v.sum(0) for k, v in metrics.items() if k.startswith(SUMMED_PREFIXES)}
-    # A metric can be undefined in some updates (NaN: e.g. no env had a pool co-player):
-    # average over the updates where it is defined.
-    per_seed = {
-        k: jnp.nanmean(v, 0) for k, v in metrics.items() if not k.startswith(SUMMED_PREFIXES)
-    }
-    if summed:
-        per_seed.update(finish_episode_means(summed))
-    return per_seed
-
-
-def _row_name(key: str) -> str:
-    """A metric's name in metrics.jsonl (the per-episode return is a mean over agents)."""
-    return "episode_return_mean" if key == "episode_return" else key
-
-
-def _row(per_seed: dict, chunk: int, step: int) -> dict:
-    """One metrics.jsonl line: the mean over seeds and its `_std` twin for each metric."""
-    row = {"chunk": chunk, "step": step}
-    for key in sorted(per_seed):
-        values = np.asarray(per_seed[key], np.float64)
-        name = _row_name(key)
-        finite = values[np.isfinite(values)]
-        row[name] = float(finite.mean()) if finite.size else None
-        row[f"{name}_std"] = float(finite.std()) if finite.size else None
-    return row
-
-
-def _cell_rows(members: Members, per_member: dict, chunk: int, step: int, skip) -> list[dict]:
-    """One metrics row per cell (its seeds' mean and `_std`), tagged with the cell's values;
-    cells in `skip` (failed earlier) get none."""
-    rows = []
-    for cell in range(members.num_cells):
-        if cell in skip:
-            continue
-        seeds = slice(cell * members.num_seeds, (cell + 1) * members.num_seeds)
-        row = _row({k: v[seeds] for k, v in per_member.items()}, chunk, step)
-        if members.sweep is not None:
-            row = {"cell": cell, "values": members.sweep.cells[cell], **row}
-        rows.append(row)
-    return rows
-
-
-def _culprits(metrics: dict, finite_leaves, leaf_names: list[str], size: int) -> dict[int, str]:
-    """member -> the first non-finite quantity of its chunk: the rewards (the env's
-    doing), else a loss, else the learner state by leaf path; members with none are absent.
-    Rewards and losses are checked update by update: a NaN in one update is not averaged
-    away."""
-    found: dict[int, str] = {}
-    for prefix in ("reward", "loss/"):
-        for key in sorted(k for k in metrics if k.startswith(prefix)):
-            values = np.asarray(metrics[key])
-            ok = np.isfinite(values).reshape(*values.shape[:2], -1).all(axis=(0, 2))
-            for member in np.flatnonzero(~ok[:size]):
-                found.setdefault(int(member), key)
-    leaves = np.asarray(finite_leaves, bool)[:size]
-    for member in np.flatnonzero(~leaves.all(-1)):
-        found.setdefault(
-            int(member), f"the learner state at {leaf_names[np.argmin(leaves[member])]}"
-        )
-    return found
-
-
-def _hint(culprit: str) -> str:
-    if culprit.startswith("reward"):
-        return f"first non-finite: {culprit}, from the environment; check its params"
-    return f"first non-finite: {culprit}; try a lower learning rate or stronger gradient clipping"
-
-
-@dataclass(frozen=True)
-class Program:
-    """The compiled program of a run: every member's fresh state on its devices, the
-    members' swept values, and `run_chunk(state, values) -> state, metrics, finite` (one
-    chunk of `jit(scan(vmap(update)))`; metrics [updates, slots], finite [slots, leaves]:
-    one flag per floating leaf of the state, named by `leaf_names`)."""
-
-    place: Layout
-    state: object
-    values: dict
-    run_chunk: object
-    compile_s: float
-
-    @property
-    def leaf_names(self) -> list[str]:
-        paths = jax.tree_util.tree_flatten_with_path(self.state)[0]
-        return [jax.tree_util.keystr(p) for p, x in paths if _is_float(x)]
-
-    @staticmethod
-    def build(
-        members: Members, updates_per_chunk: int, seed: int, compiler_options=None
-    ) -> Program:
-        """`compiler_options`: XLA options for the chunk's compile (e.g. CPU fusion choices);
-        an option the backend does not know fails as a ConfigError naming it."""
-        place = layout(members.size)
-        values = jax.tree.map(lambda x: x[place.index], members.values)
-        keys = members.keys(seed)[place.index]
-        if place.members is None or jax.default_backend() != "cpu":
-            state = jax.jit(jax.vmap(members.init))(keys, values)
-        else:
-            # With several host devices, jaxlib 0.10's batched LAPACK kernels (QR, for
-            # orthogonal initial weights) can deadlock XLA's CPU thread pool: each kernel
-            # blocks a pool thread waiting for batch tasks queued behind it. So members
-            # are initialised one after another on one device (the same values), then
-            # sharded. (128 members on 2 host devices hung 3 times in 3 with a vmap.)
-            init_one = lambda kv: members.init(*kv)  # noqa: E731
-            state = jax.jit(lambda k, v: jax.lax.map(init_one, (k, v)))(keys, values)
-        state, values = place.put(state), place.put(values)
-
-        def chunk_fn(state, values):
-            step = lambda s, _: jax.vmap(members.update)(s, values)
-            state, metrics = jax.lax.scan(step, state, None, length=updates_per_chunk)
-            return state, metrics, jax.vmap(_finite_leaves)(state)
-
-        shardings = None
-        if place.members is not None:
-            shardings = (place.members, place.metrics, place.members)
-        t0 = time.perf_counter()
-        lowered = jax.jit(chunk_fn, donate_argnums=0, out_shardings=shardings).lower(state, values)
-        try:
-            run_chunk = lowered.compile(compiler_options=dict(compiler_options or {}) or None)
-        except Exception as err:  # XLA's error type for an unknown option is not public
-            if not compiler_options:
-                raise
-            raise ConfigError(
-                f"config: compiler_options={dict(compiler_options)!r} were refused by the "
-                f"{jax.default_backend()} compiler: {str(err).splitlines()[0]}"
-            ) from err
-        return Program(place, state, values, run_chunk, time.perf_counter() - t0)
-
-    def place_members(self, tree):
-        """Per-member arrays [members, ...] -> the program's slots, on their devices."""
-        return self.place.put(jax.tree.map(lambda x: x[self.place.index], tree))
-
-
-def _is_float(x) -> bool:
-    return jnp.issubdtype(x.dtype, jnp.floating)
-
-
-def _finite_leaves(state) -> jax.Array:
-    """One flag per floating leaf of `state`: are all its values finite?"""
-    return jnp.stack([jnp.isfinite(x).all() for x in jax.tree.leaves(state) if _is_float(x)])
-
-
-class _Logger:
-    """metrics.jsonl, wandb and the progress bar."""
-
-    def __init__(
-        self, cfg: RunConfig, run_dir: Path, total_steps: int, start_step: int, writer: bool
-    ):
-        self.path = run_dir / "metrics.jsonl" if writer else None
-        self.wandb = None
-        if writer and cfg.wandb.mode != "disabled":
-            import wandb  # imported only when used: it is slow to import
-
-            self.wandb = wandb.init(
-                project=cfg.wandb.project,
-                entity=cfg.wandb.entity,
-                mode=cfg.wandb.mode,
-                dir=str(run_dir),
-                config=to_dict(cfg),
-                name=run_dir.name,
-            )
-        self.bar = None
-        if writer and cfg.progress:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=total_steps, initial=start_step, unit="step", unit_scale=True, leave=True
-            )
-
-    def log(self, rows: list[dict], steps_done: int, rate: float) -> None:
-        """A chunk's rows: one for a run, one per cell of a sweep (wandb: `cell<i>/` keys)."""
-        if self.path is None:
-            return
-        with self.path.open("a") as f:
-            f.writelines(json.dumps(row) + "\n" for row in rows)
-        if self.wandb is not None:
-            for row in rows:
-                prefix = f"cell{row['cell']}/" if "cell" in row else ""
-                numbers = {
-                    f"{prefix}{k}": v
-                    for k, v in row.items()
-                    if v is not None and k not in ("cell", "values")
-                }
-                self.wandb.log(numbers, step=rows[0]["step"])
-        if self.bar is not None:
-            self.bar.update(steps_done)
-            returns = [r.get("episode_return_mean") for r in rows]
-            returns = [r for r in returns if r is not None]
-            post = {"steps/s": f"{rate:,.0f}"}
-            if returns:
-                post["return"] = f"{np.mean(returns):.3g}"  # over the cells of a sweep
-            self.bar.set_postfix(post)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if self.wandb is not None:
-            self.wandb.finish()
 
 
 def _lookup(tree: dict, dotted: str):
@@ -461,11 +255,11 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
         (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         (run_dir / "config.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
         if members.sweep is not None:
-            _write_sweep_json(run_dir, members, place)
+            write_sweep_json(run_dir, members, place)
     run_chunk, compile_s, leaf_names = program.run_chunk, program.compile_s, program.leaf_names
 
     total_steps = sizes.steps_per_chunk * sizes.num_chunks
-    logger = _Logger(cfg, run_dir, total_steps, start * sizes.steps_per_chunk, writer)
+    logger = Logger(cfg, run_dir, total_steps, start * sizes.steps_per_chunk, writer)
     interrupted = False
     train_s = 0.0
     saved = start - 1  # the newest checkpointed chunk
@@ -477,10 +271,10 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
             metrics, finite = fetch((metrics, finite))
             seconds = time.perf_counter() - tick
             train_s += seconds
-            per_member = _aggregate(metrics)
+            per_member = aggregate(metrics)
             first, last = chunk * sizes.steps_per_chunk, (chunk + 1) * sizes.steps_per_chunk
-            culprits = _culprits(metrics, finite, leaf_names, members.size)
-            for member, culprit in sorted(culprits.items()):
+            bad = culprits(metrics, finite, leaf_names, members.size)
+            for member, culprit in sorted(bad.items()):
                 cell = member // members.num_seeds
                 if cell not in failed:
                     failed[cell] = chunk
@@ -490,16 +284,16 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
                 raise NonFiniteError(
                     f"non-finite values (NaN/inf) in chunk {chunk} (env steps {first}-{last}); "
                     f"stopped. Last good checkpoint: {good} in {run_dir}. "
-                    f"{_hint(culprits[min(culprits)])}"
+                    f"{hint(bad[min(bad)])}"
                 )
             rate = sizes.steps_per_chunk * members.size / seconds
-            new_rows = _cell_rows(members, per_member, chunk, last, failed)
+            new_rows = cell_rows(members, per_member, chunk, last, failed)
             for row in new_rows:
                 row["steps_per_s"] = rate
             rows += new_rows
             logger.log(new_rows, sizes.steps_per_chunk, rate)
             if writer:
-                _write_seeds(
+                write_seeds(
                     run_dir, chunk, last, {k: v[: members.size] for k, v in per_member.items()}
                 )
             meta = {"chunk": chunk, "step": last, "config": stored, "failed_cells": failed}
@@ -531,7 +325,7 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
             "devices": place.num_devices,
             "processes": jax.process_count(),
         }
-        _write_summary(cfg, members, sizes, run_dir, rows, failed, interrupted, timing)
+        write_summary(cfg, members, sizes, run_dir, rows, failed, interrupted, timing)
     if interrupted:
         raise KeyboardInterrupt
     if failed:
@@ -555,82 +349,15 @@ def _finished(checkpoints: Checkpointer, num_chunks: int) -> bool:
     return True
 
 
-def _write_summary(cfg, members, sizes, run_dir, rows, failed, interrupted, timing) -> None:
-    """summary.json and the plots, from the rows of the checkpointed chunks."""
-    chunks_done = len({r["chunk"] for r in rows})
-    summary = {
-        "run_dir": str(run_dir),
-        "env": cfg.env.name,
-        "algo": cfg.algo.get("name"),
-        "num_seeds": cfg.num_seeds,
-        "chunks_done": chunks_done,
-        "num_chunks": sizes.num_chunks,
-        "finished": chunks_done == sizes.num_chunks,
-        "interrupted": interrupted,
-        "env_steps_per_seed": rows[-1]["step"] if rows else 0,
-        **timing,
-    }
-    if members.sweep is None:
-        plots = plot_run(rows, run_dir)
-        summary["final"] = rows[-1] if rows else {}
-    else:
-        plots = plot_sweep(rows, run_dir)
-        summary["cells"] = members.num_cells
-        summary["final"] = _final_rows(rows)
-        summary["failed_cells"] = [
-            {"cell": c, "chunk": k, "values": members.sweep.cells[c]}
-            for c, k in sorted(failed.items())
-        ]
-    summary["plots"] = [p.name for p in plots]
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-
-
-def _write_seeds(run_dir: Path, chunk: int, step: int, per_member: dict) -> None:
-    """seeds/chunk_<k>.npz: every metric per member (cell-major, seeds within a cell), the
-    samples behind the rows' means, for confidence intervals over seeds (marl-report).
-    Written whole and renamed, so a kill leaves no torn file; a redone chunk replaces it."""
-    folder = run_dir / "seeds"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"chunk_{chunk:05d}.npz"
-    partial = folder / f".{path.name}.partial"
-    with partial.open("wb") as f:
-        np.savez(
-            f, step=np.int64(step), **{_row_name(k): np.asarray(v) for k, v in per_member.items()}
-        )
-    partial.replace(path)
-
-
-def _final_rows(rows: list[dict]) -> list[dict]:
-    """The last row of each cell."""
-    last = {}
-    for row in rows:
-        last[row.get("cell", 0)] = row
-    return [last[c] for c in sorted(last)]
-
-
 def _report_nonfinite(members: Members, cell: int, chunk, first, last, run_dir, culprit) -> None:
     if members.sweep is None:
         return  # a plain run stops with NonFiniteError at once
     print(
         f"marl-train: warning: non-finite values (NaN/inf) in {members.sweep.describe(cell)} "
-        f"in chunk {chunk} (env steps {first}-{last}; {_hint(culprit)}); that cell is no "
+        f"in chunk {chunk} (env steps {first}-{last}; {hint(culprit)}); that cell is no "
         f"longer logged, the others go on (run {run_dir})",
         file=sys.stderr,
     )
-
-
-def _write_sweep_json(run_dir: Path, members: Members, place) -> None:
-    sweep = members.sweep
-    record = {
-        "mode": sweep.mode,
-        "keys": list(sweep.keys),
-        "axes": {k: list(v) for k, v in sweep.axes.items()},
-        "num_seeds": members.num_seeds,
-        "members": members.size,
-        "devices": place.num_devices,
-        "cells": [{"cell": i, "values": values} for i, values in enumerate(sweep.cells)],
-    }
-    (run_dir / "sweep.json").write_text(json.dumps(record, indent=2))
 
 
 def _hydra_main(cfg) -> None:

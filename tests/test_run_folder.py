@@ -18,6 +18,7 @@ from marl import train as driver
 from marl.config import ConfigError
 from marl.training.checkpoint import CheckpointDamaged, Checkpointer
 from marl.training.folder import LOCK_NAME, RunFolderLocked, RunLock
+from marl.training.logger import Logger
 
 # The same chunk program as TINY_IPD (4 updates per chunk), one chunk more.
 THREE_CHUNKS = (*TINY_IPD, "total_steps=3072", "num_chunks=3")
@@ -185,7 +186,7 @@ def test_ctrl_c_during_a_save_finishes_the_save_and_the_summary_counts_it(tmp_pa
 
 def test_sigterm_ends_a_run_like_ctrl_c_and_counts_only_checkpointed_chunks(tmp_path, monkeypatch):
     # SIGTERM arrives between chunk 1's metrics line and its checkpoint.
-    _signal_on(driver._Logger, "log", 1, signal.SIGTERM, monkeypatch)
+    _signal_on(Logger, "log", 1, signal.SIGTERM, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, *THREE_CHUNKS)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())

@@ -12,6 +12,8 @@ from training import config, numbers, rows, run
 from marl import train as driver
 from marl.config import ConfigError
 from marl.training.checkpoint import CheckpointMismatch
+from marl.training.logger import Logger
+from marl.training.program import culprits, hint
 
 TINY = (
     "env=ipd",
@@ -64,7 +66,7 @@ def test_a_run_stopped_and_resumed_ends_like_an_uninterrupted_one(tmp_path):
 
 
 def test_ctrl_c_leaves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
-    original = driver._Logger.log
+    original = Logger.log
     calls = []
 
     def log_then_interrupt(self, chunk_rows, *args):
@@ -73,14 +75,14 @@ def test_ctrl_c_leaves_a_checkpoint_that_resumes(tmp_path, monkeypatch):
         if calls[-1] == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(driver._Logger, "log", log_then_interrupt)
+    monkeypatch.setattr(Logger, "log", log_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, *TINY, name="cut")
     # chunk 1 was logged but its checkpoint not saved: the summary counts chunk 0 only, and
     # resume redoes chunk 1, without duplicates
     summary = json.loads((tmp_path / "cut" / "summary.json").read_text())
     assert summary["interrupted"] and summary["chunks_done"] == 1
-    monkeypatch.setattr(driver._Logger, "log", original)
+    monkeypatch.setattr(Logger, "log", original)
     driver.train({"resume": str(tmp_path / "cut"), "progress": False})
     assert [r["chunk"] for r in rows(tmp_path / "cut")] == [0, 1, 2, 3]
 
@@ -120,10 +122,10 @@ def test_the_nan_culprit_is_rewards_then_losses_then_the_state_leaf():
     }
     leaves = np.array([[False, True], [True, False], [True, False]])
     names = ["['params']['w']", "['opt']['mu']"]
-    culprits = driver._culprits(metrics, leaves, names, size=3)
-    assert culprits == {0: "reward_mean", 1: "loss/value", 2: "the learner state at ['opt']['mu']"}
-    assert "environment" in driver._hint(culprits[0])
-    assert "learning rate" in driver._hint(culprits[2])
+    found = culprits(metrics, leaves, names, size=3)
+    assert found == {0: "reward_mean", 1: "loss/value", 2: "the learner state at ['opt']['mu']"}
+    assert "environment" in hint(found[0])
+    assert "learning rate" in hint(found[2])
 
 
 @pytest.mark.parametrize(

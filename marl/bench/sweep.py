@@ -1,7 +1,7 @@
 """`marl-bench --sweep`: training throughput of in-program sweeps, cells x seeds.
 
 For each number of cells C (a sweep over `algo.lr`, C values), the driver's own program
-(`marl.train.Program`: `jit(scan(vmap(update)))` over C x seeds members) is compiled once
+(`marl.training.program.Program`: `jit(scan(vmap(update)))` over C x seeds members) is compiled once
 and timed: compile seconds, and steady-state env-steps/s summed over members. Each device
 count runs in its own process, since XLA fixes the number of host devices
 (`--xla_force_host_platform_device_count`) when it starts.
@@ -54,7 +54,8 @@ def bench_sweep_here(
     env: str, cells: Sequence[int], seeds: int, updates: int, repeats: int, extra=()
 ) -> list[dict]:
     """Rows for each number of cells, on this process's devices."""
-    from marl.train import Program, compose, prepare
+    from marl.train import compose, prepare
+    from marl.training.program import Program
 
     rows = []
     for c in cells:

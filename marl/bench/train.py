@@ -120,16 +120,16 @@ def check_overrides(name: str, *args, extra: Sequence[str] = (), **kwargs) -> No
 def chunk_fn(trainer, updates: int) -> Callable:
     """marl-train's chunk: `updates` calls of vmap(trainer.update) over seeds in one scan.
 
-    Mirrors `chunk_fn` in `marl.train.train` (metrics and the finiteness check are returned,
-    so XLA keeps them); marl-train also donates the state, which repeated timing of one
-    input cannot.
+    Mirrors `chunk_fn` in `marl.training.program.Program.build` (metrics and the finiteness
+    flags are returned, so XLA keeps them); marl-train also donates the state, which
+    repeated timing of one input cannot.
     """
-    from marl.train import _finite_leaves
+    from marl.training.program import finite_leaves
 
     def run(state):
         step = lambda s, _: jax.vmap(trainer.update)(s)
         state, metrics = jax.lax.scan(step, state, None, length=updates)
-        return state, metrics, jax.vmap(_finite_leaves)(state)
+        return state, metrics, jax.vmap(finite_leaves)(state)
 
     return run
 
