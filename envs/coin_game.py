@@ -85,6 +85,9 @@ class CoinGame(Env):
         check_choice("coin_game", "egocentric", egocentric, {False, True})
         self.grid_size = grid_size
         self.num_moves = num_moves
+        # An out-of-range action inside jit stays put where staying is an action, else
+        # moves north (action 0): it must be a valid action of this game.
+        self.invalid_action = STAY if num_moves == 5 else NORTH
         self.egocentric = egocentric
 
     @property

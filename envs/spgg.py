@@ -117,9 +117,9 @@ class SequentialPublicGoods(Env):
 
     def check_params(self, params: SPGGParams) -> None:
         n = self.num_agents
-        if self.reward_mode == "classic":
-            # 1 < r < n is what makes it a dilemma; r outside it is allowed but not < 0.
-            check_range(self.name, "r", params.r, 0.0)
+        # 1 < r < n is what makes the classic game a dilemma; r outside it is allowed but
+        # not < 0. Checked in both modes: a NaN is a bug even where the mode ignores it.
+        check_range(self.name, "r", params.r, 0.0)
         check_range(self.name, "kappa", params.kappa, 0.0)
         check_range(self.name, "gamma", params.gamma, 0.0)
         check_range(self.name, "rho", params.rho, 0.0)

@@ -5,7 +5,7 @@ from marl import xla_flags
 
 xla_flags.apply()
 
-from marl.env import Env
+from marl.env import Env, checked
 from marl.metrics import episode_summary, social_outcomes
 from marl.registry import list_envs, make
 from marl.wrappers import EpisodeStats, reward_transform
@@ -13,6 +13,7 @@ from marl.wrappers import EpisodeStats, reward_transform
 __all__ = [
     "Env",
     "EpisodeStats",
+    "checked",
     "episode_summary",
     "list_envs",
     "make",

@@ -85,11 +85,13 @@ def _as_param(name: str, field_name: str, value, default):
 def make(name: str, **overrides):
     """Build a registered environment: returns `(env, params)`.
 
-    `preset=<name>` picks a named parameter set where the environment has presets; other
-    keywords override constructor arguments or params.
+    `preset=<name>` picks a named parameter set where the environment has presets;
+    `debug=True` turns on the env's checkify checks of traced actions and params (see
+    `marl.env.checked`); other keywords override constructor arguments or params.
     """
     env_spec = spec(name)
     preset = overrides.pop("preset", None)
+    debug = overrides.pop("debug", False)
     kwargs, params = dict(env_spec.kwargs), dict(env_spec.params)
     if preset is not None:
         if preset not in env_spec.presets:
@@ -104,6 +106,8 @@ def make(name: str, **overrides):
             kwargs[key] = overrides.pop(key)
     env = env_spec.entry(**kwargs)
     env.registered_name = name
+    if debug:
+        env.debug = True
     defaults = env.default_params
     param_fields = {f.name for f in dataclasses.fields(defaults)}
     params.update(overrides)

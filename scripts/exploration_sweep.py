@@ -123,7 +123,7 @@ SPD_FULL = Sweep(
     env_values=DILEMMAS,
     scale_note=(
         "20 x 20 lattice (400 agents; the paper: 30 x 30) with the paper's protocol and "
-        "every other ALGOS.md hyperparameter: 95,000 learning + 5,000 evaluation steps, "
+        "every other hyperparameter of the paper: 95,000 learning + 5,000 evaluation steps, "
         "replay of the last 100 steps (40,000 transitions), batch 256; 4 tau_init values "
         "and 2 seeds (the paper: tau_init 0.127 ... 0.727, 30 seeds)"
     ),
@@ -533,6 +533,16 @@ def exploration_vs_cooperation(
 ) -> dict:
     """The benchmark for reproduce.py: the preset for `env` (spatial_pd or harvest), with
     optionally another number of seeds or a comma-separated subset of its sharing modes."""
+    spec = exploration_spec(quick, env, seeds, sharing)
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    return run_sweep(spec, Path(out), log)
+
+
+def exploration_spec(
+    quick: bool, env: str = "spatial_pd", seeds: int | None = None, sharing: str | None = None
+) -> Sweep:
+    """The sweep `exploration_vs_cooperation` runs, or ConfigError for a bad choice;
+    reproduce.py calls it before creating any folder."""
     if (env, quick) not in PRESETS:
         choices = sorted({name for name, _ in PRESETS})
         raise ConfigError(f"exploration_vs_cooperation: --env {env!r}; choose from {choices}")
@@ -549,5 +559,4 @@ def exploration_vs_cooperation(
             )
         spec = replace(spec, sharing={m: spec.sharing[m] for m in modes})
     check_sweep(spec)
-    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    return run_sweep(spec, Path(out), log)
+    return spec

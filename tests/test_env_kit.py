@@ -1,5 +1,8 @@
 """The shared environment test kit: every registered environment gets these for free."""
 
+import dataclasses
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -122,3 +125,58 @@ def test_render_draws_an_rgb_image_that_changes_with_the_state(name):
         images.append(jax.jit(env.render)(state, params))
     assert all(im.shape == first.shape for im in images)
     assert any(not np.array_equal(im, first) for im in images[1:])
+
+
+def _bad_actions(env, params, valid):
+    """`valid` with out-of-range actions (n, -1, n + 7, -100, ...) at every other agent,
+    agent 0 included, and the actions the contract says they stand for."""
+    n = env.action_space(params).n
+    bad = np.asarray(valid).copy()
+    bad[::2] = np.resize([n, -1, n + 7, -100], len(bad[::2]))
+    replaced = np.asarray(valid).copy()
+    replaced[::2] = env.invalid_action
+    return jnp.asarray(bad, valid.dtype), jnp.asarray(replaced, valid.dtype)
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_out_of_range_actions_under_jit_act_as_the_documented_invalid_action(name):
+    env, params = _make(name)
+    assert 0 <= env.invalid_action < env.action_space(params).n
+    _, state = env.reset(jax.random.key(0), params)
+    bad, replaced = _bad_actions(env, params, random_actions(jax.random.key(1), env, params))
+    step = jax.jit(env.step)
+    got = step(jax.random.key(2), state, bad, params)
+    want = step(jax.random.key(2), state, replaced, params)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_out_of_range_actions_outside_jit_raise_naming_env_agents_and_range(name):
+    env, params = _make(name)
+    n = env.action_space(params).n
+    _, state = env.reset(jax.random.key(0), params)
+    bad, _ = _bad_actions(env, params, jnp.zeros(env.num_agents, jnp.int32))
+    agents = list(range(0, env.num_agents, 2))
+    message = f"of agents {agents} are outside the action space [0, {n - 1}]"
+    with pytest.raises(ValueError, match=rf"^{name}: actions .* {re.escape(message)}$"):
+        env.step(jax.random.key(1), state, bad, params)
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_params_set_after_make_are_checked_at_reset_and_step(name):
+    """Non-finite float leaves and negative int leaves (every int param counts something)
+    are refused outside jit, though `replace` bypasses `make`."""
+    env, params = _make(name)
+    _, state = env.reset(jax.random.key(0), params)
+    actions = jnp.zeros(env.num_agents, jnp.int32)
+    for field in dataclasses.fields(params):
+        leaf = getattr(params, field.name)
+        floating = jnp.issubdtype(leaf.dtype, jnp.floating)
+        for value in (np.nan, np.inf) if floating else (-1,):
+            bad = params.replace(**{field.name: jnp.full_like(leaf, value)})
+            match = rf"{name}: param {field.name}=.* out of range"
+            with pytest.raises(ValueError, match=match):
+                env.step(jax.random.key(1), state, actions, bad)
+            with pytest.raises(ValueError, match=match):
+                env.reset(jax.random.key(1), bad)

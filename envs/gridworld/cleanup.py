@@ -49,13 +49,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marl.env import is_concrete
 from marl.envs.gridworld import engine
 from marl.envs.gridworld.apples import AppleGame
 from marl.envs.gridworld.engine import FIRE_ZAP, Agents, Beam, GridEngine, View
 from marl.envs.gridworld.maps import Layout
 from marl.registry import EnvSpec, register
-from marl.validation import check_range
+from marl.validation import check_range, check_that
 
 FIRE_CLEAN = 8
 ACTION_NAMES = (*engine.ACTION_NAMES, "FIRE_CLEAN")
@@ -288,13 +287,13 @@ class Cleanup(AppleGame):
         check_range(name, "apple_growth_rate", params.apple_growth_rate, 0.0, 1.0)
         check_range(name, "dirt_depletion", params.dirt_depletion, 0.0, 1.0, open_low=True)
         check_range(name, "dirt_restoration", params.dirt_restoration, 0.0, 1.0)
-        if is_concrete(params) and np.any(
-            np.asarray(params.dirt_restoration) >= np.asarray(params.dirt_depletion)
-        ):
-            raise ValueError(
-                f"{name}: param dirt_restoration={np.asarray(params.dirt_restoration).tolist()}"
-                f" must be below dirt_depletion={np.asarray(params.dirt_depletion).tolist()}"
-            )
+        check_that(
+            name,
+            lambda restoration, depletion: restoration < depletion,
+            "param dirt_restoration={} must be below dirt_depletion={}",
+            params.dirt_restoration,
+            params.dirt_depletion,
+        )
         check_range(name, "waste_spawn_prob", params.waste_spawn_prob, 0.0, 1.0)
         check_range(name, "waste_start_step", params.waste_start_step, 0)
         check_range(name, "waste_spawn_max_dirt", params.waste_spawn_max_dirt, 0.0, 1.0)

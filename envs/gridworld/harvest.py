@@ -38,12 +38,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from marl.env import is_concrete
 from marl.envs.gridworld.apples import AppleGame
 from marl.envs.gridworld.engine import FIRE_ZAP, Agents, Beam, GridEngine, View
 from marl.envs.gridworld.maps import Layout
 from marl.registry import EnvSpec, register
-from marl.validation import check_range
+from marl.validation import check_range, check_that
 
 MAP_CHANNELS = ("wall", "apple")
 APPLE_CHANNEL = 1
@@ -254,13 +253,12 @@ class Harvest(AppleGame):
         check_range(name, "apple_reward", params.apple_reward)
         check_range(name, "regrowth_prob", params.regrowth_prob, 0.0, 1.0)
         check_range(name, "regrowth_min_neighbours", params.regrowth_min_neighbours, 0)
-        if is_concrete(params.regrowth_min_neighbours):
-            m = np.asarray(params.regrowth_min_neighbours)
-            if m[..., 0].any() or (np.diff(m, axis=-1) < 0).any():
-                raise ValueError(
-                    f"{name}: param regrowth_min_neighbours={m.tolist()} must start at 0 "
-                    "and never decrease"
-                )
+        check_that(
+            name,
+            lambda m: (m[..., 0] == 0) & (m[..., 1:] >= m[..., :-1]).all(-1),
+            "param regrowth_min_neighbours={} must start at 0 and never decrease",
+            params.regrowth_min_neighbours,
+        )
         check_range(name, "regrowth_radius_sq", params.regrowth_radius_sq, 0)
         self._check_zap_params(params)
         check_range(name, "episode_length", params.episode_length, 1)
