@@ -3,7 +3,9 @@
 One update = `num_steps` time steps in each of `num_envs` environments (vmapped), every
 agent acting by epsilon-greedy or Boltzmann exploration on its bank's Q-values, each step
 adding every agent's n-step transition to a replay ring in JAX, then `gradient_steps`
-double-DQN steps (once `learning_starts` time steps have passed).
+double-DQN steps (once `learning_starts` time steps have passed and the ring holds a
+transition: the first is complete after `n_step` time steps, so a `learning_starts` below
+`n_step`, 0 included, means "as soon as there is data", never a step on an empty ring).
 
 - Parameter banks as in PPO (`shared`, `independent`, `groups:K`): bank b is trained
   only on transitions of its own learning agents, with its own optimiser state; scripted
@@ -59,7 +61,7 @@ class DQNConfig:
     gradient_steps: int = 1  # gradient steps per update
     buffer_size: int = 50_000  # transitions (every agent's step is one)
     batch_size: int = 128  # transitions per bank per gradient step
-    learning_starts: int = 200  # time steps before the first gradient step
+    learning_starts: int = 200  # time steps before the first gradient step (>= n_step in effect)
     n_step: int = 3
     gamma: float = 0.99
     lr: float = 1e-3
@@ -473,7 +475,8 @@ class DQN:
         state, (info, q) = jax.lax.scan(
             self._env_step, state, jax.random.split(key_steps, c.num_steps)
         )
-        learning = state.time >= c.learning_starts
+        # An empty ring would be "sampled" at its zero-filled slot 0: wait for data.
+        learning = (state.time >= c.learning_starts) & (state.replay.filled > 0)
         if c.learning_stops:
             learning &= state.time <= c.learning_stops
 

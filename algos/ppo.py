@@ -19,8 +19,10 @@ then `update_epochs` passes of minibatched clipped-PPO gradient steps.
 - Critic: `local` sees the agent's own observation; `central` (MAPPO) sees all agents'
   observations joined, plus the agent's id.
 - Time limits: with `bootstrap_truncated`, the env reports the final observation and
-  truncated steps add gamma * V(final observation) to their reward; otherwise the time
-  limit is treated as terminal (the default: it saves a second observation per step).
+  truncated steps add gamma * V(final observation) to their reward in the advantage
+  estimate (`Rollout.bootstrap`); otherwise the time limit is treated as terminal (the
+  default: it saves a second observation per step). The reward metrics (`reward_mean`,
+  `coplayers/...`) count only the rewards the env paid.
 - Subclasses change the estimator through four hooks, `advantages`,
   `minibatch_advantages`, `policy_loss` and `value_loss` (Advantage Alignment does).
 """
@@ -112,10 +114,13 @@ class Rollout:
     actions: jax.Array  # [T, A, E]
     log_probs: jax.Array  # [T, A, E]
     values: jax.Array  # [T, A, E]
-    rewards: jax.Array  # [T, A, E]
+    rewards: jax.Array  # [T, A, E], as the env paid them
     dones: jax.Array  # [T, E]
     resets: jax.Array  # [T, E], step t starts an episode
     coplayer_slot: jax.Array  # [T, E] int32, the slot a pool co-player played; -1: none
+    # [T, A, E] gamma * V(final obs) on truncated steps, added to the rewards by the
+    # estimator only; None without bootstrap_truncated
+    bootstrap: jax.Array | None = None
 
 
 class PPO:
@@ -345,6 +350,7 @@ class PPO:
                 env_keys, env_state, jnp.swapaxes(actions, 0, 1), self.env_params
             )
             reward = jnp.swapaxes(reward, 0, 1)
+            bootstrap = None
             if c.bootstrap_truncated:
                 final = info.pop("final_obs")
                 _, _, final_value = self._heads(
@@ -354,7 +360,7 @@ class PPO:
                     self._critic_input(final),
                     jnp.zeros_like(reset),
                 )
-                reward = reward + c.gamma * info["truncated"] * final_value
+                bootstrap = c.gamma * info["truncated"] * final_value
             step = Rollout(
                 obs=obs_am,
                 critic_obs=self._critic_input(obs) if c.critic == "central" else None,
@@ -365,6 +371,7 @@ class PPO:
                 dones=next_done,
                 resets=done,
                 coplayer_slot=coplayer[:, 0],
+                bootstrap=bootstrap,
             )
             return (env_state, next_obs, next_done, hidden_next, coplayer), (step, info)
 
@@ -392,7 +399,10 @@ class PPO:
         """(advantages, value targets), both [T, A, E], for the whole rollout: GAE."""
         c = self.config
         dones = rollout.dones[:, None, :]
-        return gae(rollout.rewards, rollout.values, dones, last_value, c.gamma, c.gae_lambda)
+        rewards = rollout.rewards
+        if rollout.bootstrap is not None:
+            rewards = rewards + rollout.bootstrap
+        return gae(rewards, rollout.values, dones, last_value, c.gamma, c.gae_lambda)
 
     def minibatch_advantages(self, advantages, learns):
         """The advantages a minibatch's loss uses: whitened over its learning samples."""

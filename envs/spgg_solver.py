@@ -5,14 +5,23 @@ Backward induction over the whole game tree (n <= 5 players, K <= 10 levels, so 
 The solver works by position; with a shuffled order the same equilibrium holds for
 whichever agent is drawn into each position, since payoffs depend only on positions.
 
-Ties: where a mover is indifferent (within `tol`), the lowest contribution is taken and
-the equilibrium is reported as not unique.
+Payoffs are computed in float64 (the env's own `public_goods_payoffs`, run with JAX's
+64-bit mode on the params widened to float64), so that rounding in float32 sums cannot
+make one of equal payoffs look larger.
+
+Ties: a mover's actions whose payoffs are within `tol` (default 1e-6) of its best count
+as ties; the lowest contribution among them is taken, and the equilibrium is reported as
+not unique. The default is far above float64 rounding and above the error of storing the
+params in float32 (rho / n and kappa, from 1.8 / 3 and 0.6, differ by 4e-8 once stored),
+so a game meant to be indifferent is solved as such; payoffs that truly differ by less
+than `tol` are solved as ties too (pass a smaller `tol` for those).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -30,7 +39,7 @@ class SPNE:
     strategy: tuple[np.ndarray, ...]  # strategy[k][history] = action of position k
 
 
-def solve_spne(env, params: SPGGParams | None = None, tol: float = 1e-9) -> SPNE:
+def solve_spne(env, params: SPGGParams | None = None, tol: float = 1e-6) -> SPNE:
     """The SPNE of `env` (a `SequentialPublicGoods`) under `params`."""
     n, levels = env.num_agents, env.levels
     if n > MAX_PLAYERS or levels > MAX_LEVELS:
@@ -39,17 +48,19 @@ def solve_spne(env, params: SPGGParams | None = None, tol: float = 1e-9) -> SPNE
         )
     params = env.default_params if params is None else params
     grid = np.stack(np.meshgrid(*[np.arange(levels + 1)] * n, indexing="ij"), axis=-1)
-    contribution = jnp.asarray(grid / levels, jnp.float32)
-    value = np.asarray(public_goods_payoffs(contribution, params, env.reward_mode, env.cost))
-    value = value.astype(np.float64)  # [(K+1)]*n + [n], payoff of every position at each leaf
+    with jax.enable_x64(True):
+        wide = jax.tree.map(lambda x: jnp.asarray(np.asarray(x, np.float64)), params)
+        contribution = jnp.asarray(grid / levels, jnp.float64)
+        value = public_goods_payoffs(contribution, wide, env.reward_mode, env.cost)
+        value = np.asarray(value, np.float64)  # [(K+1)]*n + [n]: each position's payoff
 
     unique = True
     strategy = [None] * n
     for k in reversed(range(n)):
         own = value[..., k]  # position k's payoff, choice on axis k
-        best = own.argmax(axis=k)
-        top = np.take_along_axis(own, np.expand_dims(best, k), axis=k)
-        if (np.sum(own >= top - tol, axis=k) > 1).any():
+        ties = own >= own.max(axis=k, keepdims=True) - tol
+        best = ties.argmax(axis=k)  # the first True: the lowest contribution among the best
+        if (ties.sum(axis=k) > 1).any():
             unique = False
         strategy[k] = best
         index = np.expand_dims(best, (k, -1))

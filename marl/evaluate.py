@@ -10,7 +10,8 @@ the others, plays `num_envs` auto-resetting games for `steps` steps with the gam
 rewards (no reward transform), and reports the focal slot's mean reward per step. Every
 learning slot takes its turn as the focal slot and the cell averages over them, so the
 asymmetries of a game (Coin Game's red and blue) do not favour a row. The opponent's
-reward per step is reported too. Writes `eval.json` and `eval.png` (a heat map).
+reward per step is reported too. Writes `eval.json` and `eval.png` (a heat map) into
+`--out` (default RUN_DIR/eval), which is checked to be writable before anything runs.
 
 Each (row population, column population) pair is one compiled program: the seeds of a run
 share the trainer's code and differ only in parameters, so they are vmapped.
@@ -32,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marl.config import ConfigError
+from marl.paths import check_writable
 from marl.policy import Policy, TrainedRun, from_agent_rule, load_run, mix
 from marl.rollout import policy_rollout
 from marl.scripted import names_for, scripted_policy
@@ -123,6 +125,7 @@ def evaluate(
     """Build, play and write the evaluation matrix; returns what eval.json holds."""
     if steps < 1 or num_envs < 1:
         raise ConfigError(f"--steps and --num-envs must be >= 1; got {steps}, {num_envs}")
+    out = check_writable(out if out is not None else Path(run_dir) / "eval", folder=True)
     runs = [load_run(run_dir)]
     if crossplay is not None:
         runs.append(load_run(crossplay))
@@ -152,7 +155,6 @@ def evaluate(
         "seed": seed,
         "wall_s": round(time.perf_counter() - tick, 2),
     }
-    out = Path(out) if out is not None else Path(run_dir) / "eval"
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(result, indent=2))
     heatmap(result, out / "eval.png")

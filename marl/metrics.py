@@ -5,10 +5,11 @@ Inputs are per-episode statistics with the agent axis last, as collected by
 
 Edge cases, chosen so nothing divides by zero silently:
 - Equality: the Gini denominator is sum_i |R_i|, which equals sum_i R_i whenever no
-  return is negative (the usual definition) and keeps E in [0, 1] when some are (IPD
-  payoffs are negative; Cleanup can go negative), so the same spread of returns gives
-  the same E whatever its sign. When every return is exactly 0, all agents are equal
-  and E = 1.
+  return is negative (the spec's definition) and keeps E in [0, 1] when some are (IPD
+  payoffs are negative; Cleanup can go negative), where the spec's sum_i R_i can be 0 or
+  negative (E = 1.25 for returns (-100, -300)). So Gini is the mean absolute difference
+  over twice the mean absolute return, and R and -R have the same E (docs/api.md, "Social
+  metrics"). When every return is exactly 0, all agents are equal and E = 1.
 - Sustainability: an agent that never had a positive reward counts as time T (the
   episode length), i.e. as if it had waited to the end.
 - Steps are counted from 1, so a reward on the first step has time 1.

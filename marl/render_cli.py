@@ -12,7 +12,10 @@ params are the run's. Without `steps=`, one episode is played: the env's episode
 state after every step (the terminal state itself, before the auto-reset replaces it).
 
 The whole episode, rendering included, is one jitted `lax.scan`. Bad arguments fail with
-a usage message before anything compiles.
+a usage message before anything compiles: among them an `out=` that cannot be written
+(`marl.paths.check_writable`) and a GIF whose frames would take more than
+`MAX_FRAME_BYTES` (2 GiB) of memory: (frames) x (height x scale) x (width x scale) x 3
+bytes, where frames = steps + 1 and height x width is the env's render size.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import marl
+from marl.paths import check_writable
 from marl.registry import spec
 from marl.rollout import random_actions
 
@@ -40,6 +44,9 @@ USAGE = (
 FALLBACK_STEPS = 100
 MAX_FPS = 50  # GIF frame delays are whole centiseconds; viewers slow down shorter ones
 MAX_SCALE = 16
+# The upscaled frames are held in memory at once (and copied by the GIF encoder); past
+# this many bytes a render would exhaust the machine instead of failing cleanly.
+MAX_FRAME_BYTES = 2 * 2**30
 
 
 class UsageError(ValueError):
@@ -87,6 +94,10 @@ def parse_args(argv: Sequence[str]) -> Args:
         raise UsageError("out=PATH.gif is required")
     if not pairs["out"].lower().endswith(".gif"):
         raise UsageError(f"out={pairs['out']!r} must end in .gif")
+    try:
+        check_writable(pairs["out"])
+    except ValueError as err:
+        raise UsageError(f"out={pairs['out']!r}: {err}") from None
     if "env" not in pairs and "checkpoint" not in pairs:
         raise UsageError("env=<name> is required (or checkpoint=<run_dir>)")
     if "checkpoint" in pairs:
@@ -192,11 +203,12 @@ def render_episode(args: Args) -> tuple[np.ndarray, int]:
         init, act = random_policy(env, params)
     try:  # tracing only: an env without a renderer fails here, before the compile
         state = jax.eval_shape(env.init_state, jax.random.key(0), params)
-        jax.eval_shape(env.render, state, params)
+        height, width = jax.eval_shape(env.render, state, params).shape[:2]
     except NotImplementedError as err:
         raise UsageError(str(err)) from None
     length = episode_length(env, params)
     num_steps = args.steps or length or FALLBACK_STEPS
+    check_frame_bytes(num_steps, height, width, args)
     run = jax.jit(episode_frames(env, params, init, act, num_steps))
     frames, dones = jax.device_get(run(jax.random.key(args.seed)))
     if args.steps is None and dones.any():  # one episode: stop at its last step
@@ -205,6 +217,19 @@ def render_episode(args: Args) -> tuple[np.ndarray, int]:
     if args.scale > 1:
         frames = np.repeat(np.repeat(frames, args.scale, axis=1), args.scale, axis=2)
     return frames, num_steps
+
+
+def check_frame_bytes(num_steps: int, height: int, width: int, args: Args) -> None:
+    """UsageError if the upscaled frames of `num_steps` steps exceed `MAX_FRAME_BYTES`."""
+    frames = num_steps + 1
+    size = frames * (height * args.scale) * (width * args.scale) * 3
+    if size > MAX_FRAME_BYTES:
+        steps = f"steps={num_steps}" + ("" if args.steps else " (the default)")
+        raise UsageError(
+            f"{steps} x scale={args.scale}: {frames} frames of {width * args.scale}x"
+            f"{height * args.scale} px take {size / 2**30:.1f} GiB, over the limit of "
+            f"{MAX_FRAME_BYTES / 2**30:g} GiB of frames; lower steps= or scale="
+        )
 
 
 def write_gif(path: str, frames: np.ndarray, fps: float) -> None:

@@ -1,8 +1,9 @@
 """Reproduce a paper's headline result: `python scripts/reproduce.py NAME [--out DIR]`.
 
 Each reproduction runs `marl.train.train` (the one driver) with a shipped experiment
-config, then writes `summary.json` and figures into DIR. Available: lola_ipd, aa_ipd,
-aa_coin_game, aa_harvest, exploration_vs_cooperation (options: `--help`).
+config, then writes `summary.json` and figures into DIR. The options and DIR (writable,
+or creatable) are checked before any folder is created or anything trains. Available:
+lola_ipd, aa_ipd, aa_coin_game, aa_harvest, exploration_vs_cooperation (options: `--help`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from aa_reproductions import aa_coin_game, aa_harvest, aa_ipd  # noqa: E402 (scripts/ is on sys.path)
 from experiment_runs import train_experiment  # noqa: E402
-from exploration_sweep import exploration_vs_cooperation  # noqa: E402
+from exploration_sweep import exploration_spec, exploration_vs_cooperation  # noqa: E402
 
 from marl.algos.lola import STATES  # noqa: E402
+from marl.paths import check_writable  # noqa: E402
 
 
 def lola_ipd(out: Path, quick: bool) -> dict:
@@ -96,6 +98,9 @@ def lola_ipd(out: Path, quick: bool) -> dict:
 REPRODUCTIONS = {"lola_ipd": lola_ipd}
 REPRODUCTIONS.update(aa_ipd=aa_ipd, aa_harvest=aa_harvest, aa_coin_game=aa_coin_game)
 REPRODUCTIONS["exploration_vs_cooperation"] = exploration_vs_cooperation
+# Checks of a reproduction's options, (quick, **options) -> raises ConfigError: run before
+# any folder is created, so a bad choice leaves nothing behind.
+CHECKS = {"exploration_vs_cooperation": exploration_spec}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     for key in options:
         if key not in offered:
             parser.error(f"{args.name} offers no --{key} choice")
-    out = args.out or Path("reproductions") / args.name
+    try:
+        if args.name in CHECKS:
+            CHECKS[args.name](args.quick, **options)
+        out = check_writable(args.out or Path("reproductions") / args.name, folder=True)
+    except ValueError as err:  # ConfigError too
+        parser.error(str(err))
     out.mkdir(parents=True, exist_ok=True)
     tick = time.perf_counter()
     results = REPRODUCTIONS[args.name](out, args.quick, **options)

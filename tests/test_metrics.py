@@ -56,6 +56,23 @@ def test_mixed_signs_keep_equality_between_zero_and_one():
     assert value == pytest.approx(1 - 2 * 19 / (2 * 2 * 19))
 
 
+def test_equality_with_negative_returns_is_the_documented_variant_of_the_spec():
+    # docs/api.md: Gini = mean |R_i - R_j| / (2 mean |R_i|), the spec's
+    # sum_ij |R_i - R_j| / (2 N sum_i R_i) wherever no return is negative.
+    returns = np.random.default_rng(1).normal(-1.0, 3.0, (64, 7))  # most rows mixed signs
+    assert (returns < 0).any(-1).all() and (returns > 0).any(-1).any()
+    mad = np.abs(returns[:, :, None] - returns[:, None, :]).mean((1, 2))
+    variant = 1 - mad / (2 * np.abs(returns).mean(-1))
+    values = np.asarray(equality(jnp.asarray(returns, jnp.float32)))
+    np.testing.assert_allclose(values, variant, rtol=1e-5, atol=1e-6)
+    assert ((values >= 0) & (values <= 1)).all()
+    np.testing.assert_allclose(values, equality(jnp.asarray(-returns, jnp.float32)), atol=1e-6)
+    spec = lambda r: 1 - np.abs(r[:, None] - r[None, :]).sum() / (2 * len(r) * r.sum())
+    shifted = returns[0] - returns[0].min()  # non-negative: the spec's formula itself
+    assert float(equality(jnp.asarray(shifted, jnp.float32))) == pytest.approx(spec(shifted))
+    assert float(equality(jnp.array([0.0, -6.0, 0.0]))) == pytest.approx(1 / 3)
+
+
 def test_all_zero_returns_count_as_equal():
     assert float(equality(jnp.zeros(4))) == 1.0
 

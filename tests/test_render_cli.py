@@ -114,6 +114,37 @@ def test_out_must_be_a_gif(capsys):
     assert "must end in .gif" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        # 10^8 IPD frames of 64x32 px: 572 GiB, which used to abort the process
+        (["env=ipd", "steps=100000000"], "steps=100000000 x scale=1: 100000001 frames"),
+        # cleanup's 1000-step episode at scale 5: 1001 frames of 1200x840 px, 2.8 GiB
+        (["env=cleanup", "scale=5"], "steps=1000 (the default) x scale=5"),
+    ],
+)
+def test_frames_over_the_memory_limit_fail_before_compiling(
+    argv, message, tmp_path, monkeypatch, capsys
+):
+    def compile_(*args, **kwargs):
+        raise AssertionError("compiled")
+
+    monkeypatch.setattr(render_cli.jax, "jit", compile_)
+    path = tmp_path / "x.gif"
+    assert render_cli.main([*argv, f"out={path}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "over the limit of 2 GiB of frames" in err
+    assert not path.exists()
+
+
+def test_the_frame_limit_admits_every_default_episode_at_scale_4():
+    # 1001 frames of cleanup (the largest: 240x168 px) at scale 4 are 1.9 GiB
+    args = render_cli.Args(out="x.gif", scale=4)
+    render_cli.check_frame_bytes(1000, 168, 240, args)
+    with pytest.raises(render_cli.UsageError):
+        render_cli.check_frame_bytes(1000, 168, 240, render_cli.Args(out="x.gif", scale=5))
+
+
 def test_an_episode_stops_at_the_first_done():
     env, params = marl.make("spgg")  # ends after its n positions have played
     init, act = render_cli.random_policy(env, params)

@@ -1,8 +1,8 @@
 """`marl-bench`: the command line of the benchmarks (env, `--train`, `--peers`, `--sweep`).
 
-Arguments are checked, env names and `--set` overrides included, before anything
-compiles; rows are printed as they are measured and, with `--json`, written with the
-machine's description.
+Arguments are checked, env names, `--set` overrides and the `--json` path included,
+before anything compiles; rows are printed as they are measured and, with `--json`,
+written with the machine's description (missing folders of the path are created).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import marl
 from marl.bench.envs import FULL, FULL_NUM_ENVS, QUICK, QUICK_NUM_ENVS, bench_env
@@ -39,6 +40,7 @@ from marl.bench.train import (
     check_overrides,
     train_env_names,
 )
+from marl.paths import check_writable
 
 TRAIN_CNN_EXAMPLE = "marl-bench --train --envs gathering --set algo.network.torso=cnn"
 
@@ -159,6 +161,11 @@ def _check_options(args, parser) -> None:
         parser.error("--sweep takes --envs (one), --cells, --devices, --updates, --repeats, --set")
     if (args.cells or args.devices) and not args.sweep:
         parser.error("--cells and --devices apply to --sweep only")
+    if args.json:
+        try:
+            check_writable(args.json)
+        except ValueError as err:
+            parser.error(f"--json: {err}")
     if args.peers:
         try:
             import_jaxmarl()  # before anything compiles
@@ -352,6 +359,7 @@ def _peers_result(rows: list[dict], ratios: list[dict]) -> dict:
 
 
 def _write_json(path: str, result: dict) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")

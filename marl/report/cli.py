@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from marl.paths import check_writable
 from marl.report.outputs import is_numeric_factor, plot_against, plot_curves, write_table
 from marl.report.runs import find_runs, group, load_units
 from marl.report.stats import DEFAULT_REPS, estimate, final_scores
@@ -34,6 +35,7 @@ def report(
     `<first folder>/report`); returns what was written and the table's entries."""
     if last < 1:
         raise ValueError(f"marl-report: --last {last}; expected an integer >= 1")
+    out = check_writable(out if out is not None else Path(folders[0]) / "report", folder=True)
     runs = find_runs(folders)
     units = [u for run in runs for u in load_units(run)]
     factors, cells = group(units)
@@ -45,7 +47,6 @@ def report(
             f"marl-report: no run has the metric {', '.join(missing)}; metrics: "
             f"{', '.join(sorted(have))}"
         )
-    out = Path(out) if out is not None else Path(folders[0]) / "report"
     out.mkdir(parents=True, exist_ok=True)
     entries = []
     for index, cell in enumerate(cells):

@@ -157,7 +157,7 @@ def test_dqn_learns_to_defect_against_always_cooperate(tmp_path):
         "env=ipd",
         "env.args.horizon=32",
         "+scripted.1=always_cooperate",
-        "total_steps=24000",
+        "total_steps=24064",
         "num_chunks=4",
         "num_seeds=1",
         "algo.explore_steps=2000",
@@ -201,6 +201,23 @@ def test_learning_stops_freezes_the_network_for_evaluation():
     for a, b in zip(jax.tree.leaves(frozen), jax.tree.leaves(state.params), strict=True):
         np.testing.assert_array_equal(a, b)
     assert float(metrics["loss/td"]) == 0.0
+
+
+def test_learning_waits_for_the_first_transition_even_with_learning_starts_zero():
+    # n_step=3, one time step per update: the ring is empty after updates 1 and 2 (time 1,
+    # 2), so no gradient step may run (it would train on the zero-filled slot 0), which
+    # leaves even Adam's step count untouched; at time 3 the first transition is in.
+    trainer = make(n_step=3, num_steps=1, learning_starts=0)
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    start = state.opt_state
+    update = jax.jit(trainer.update)
+    for _ in range(2):
+        state, metrics = update(state)
+        assert int(state.replay.filled) == 0 and float(metrics["loss/td"]) == 0.0
+    for a, b in zip(jax.tree.leaves(start), jax.tree.leaves(state.opt_state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    state, metrics = update(state)
+    assert int(state.replay.filled) == 1 and float(metrics["loss/td"]) > 0.0
 
 
 def test_continuing_task_reports_step_rates():

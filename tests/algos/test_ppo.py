@@ -179,3 +179,21 @@ def test_cnn_on_vector_observations_and_bootstrap_without_final_obs_are_refused(
         trainer_for("ipd", network={"torso": "cnn"})
     with pytest.raises(ValueError, match="final_obs=True"):
         trainer_for("ipd", bootstrap_truncated=True)
+
+
+def test_reward_mean_is_the_reward_earned_without_the_bootstrap_value():
+    # A 4-round IPD and 8 steps per update: every step belongs to an episode that ends (by
+    # the time limit) within the update, so the mean reward per step the env paid is the
+    # mean episode return / 4. The bootstrap gamma * V(final obs) of each episode's last
+    # step drives the advantages only; the critic learns fast (lr) so V is far from 0.
+    env, params = marl.make("ipd", horizon=4, final_obs=True)
+    trainer = algos.make(
+        {**FAST, "bootstrap_truncated": True, "lr": 0.03}, marl.EpisodeStats(env), params
+    )
+    state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
+    update = jax.jit(trainer.update)
+    for _ in range(4):
+        state, metrics = update(state)
+        assert float(metrics["episodes"]) == 2 * FAST["num_envs"]
+        earned = float(metrics["episode/episode_return"] / metrics["episodes"]) / 4
+        assert float(metrics["reward_mean"]) == pytest.approx(earned, rel=1e-5)
