@@ -215,6 +215,7 @@ COIN_TARGETS = {
 }
 COIN_BOTS = ("always_defect", "always_cooperate")
 COIN_QUICK = ["num_seeds=2", "total_steps=160000", "num_chunks=4"]
+PAIRS_QUICK = {"steps": 200, "num_envs": 32}  # the scripted pairs' reference points
 COIN_EVAL = {"steps": 500, "num_envs": 32}
 COIN_EVAL_QUICK = {"steps": 100, "num_envs": 8}
 
@@ -279,7 +280,7 @@ def aa_coin_game(out: Path, quick: bool) -> dict:
     # What the bots' own pairs get (first policy's, second's reward per step): an own-coin
     # player loses about -0.28 to always-defect, a grabber breaks even with it.
     results["scripted_pairs"] = {
-        f"{a}_vs_{b}": scripted_pair_reward(a, b)
+        f"{a}_vs_{b}": scripted_pair_reward(a, b, **(PAIRS_QUICK if quick else {}))
         for a, b in [
             ("always_cooperate", "always_cooperate"),
             ("always_cooperate", "always_defect"),

@@ -7,10 +7,13 @@ from hypothesis import settings
 
 # Many tests compile the same programs (the same tiny training config run twice, say);
 # a persistent compilation cache shared by the whole session makes the repeats cheap.
-jax.config.update(
-    "jax_compilation_cache_dir",
-    os.environ.get("MARL_TEST_JAX_CACHE", os.path.join(tempfile.gettempdir(), "marl-jax-cache")),
+# Set through the environment, so the subprocesses that tests start (marl-train commands,
+# 2-device and 2-process sweeps) share it too.
+os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ.get(
+    "MARL_TEST_JAX_CACHE", os.path.join(tempfile.gettempdir(), "marl-jax-cache")
 )
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 # Property tests draw the same examples on every run: a CI result does not depend on luck

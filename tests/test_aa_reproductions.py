@@ -13,12 +13,14 @@ import reproduce  # noqa: E402
 
 
 def test_scripted_pairs_give_the_coin_game_reference_points():
-    cooperators = aa.scripted_pair_reward("always_cooperate", "always_cooperate", 200, 32)
-    robbed, robber = aa.scripted_pair_reward("always_cooperate", "always_defect", 200, 32)
-    grabbers = aa.scripted_pair_reward("always_defect", "always_defect", 200, 32)
-    assert cooperators == pytest.approx([0.335, 0.335], abs=0.03)  # ENVS.md: ~0.35
+    # The --quick sizes: aa_coin_game's own calls below reuse these compiled programs.
+    pair = lambda a, b: aa.scripted_pair_reward(a, b, **aa.PAIRS_QUICK)  # noqa: E731
+    cooperators = pair("always_cooperate", "always_cooperate")
+    robbed, robber = pair("always_cooperate", "always_defect")
+    grabbers = pair("always_defect", "always_defect")
+    assert cooperators == pytest.approx([0.335, 0.335], abs=0.03)  # the game's rules: ~0.35
     assert robbed < -0.2 and robber > 0.5  # the own-coin player is exploited
-    assert grabbers == pytest.approx([0.0, 0.0], abs=0.03)  # ENVS.md: ~0
+    assert grabbers == pytest.approx([0.0, 0.0], abs=0.03)  # the game's rules: ~0
 
 
 def test_aa_coin_game_trains_evaluates_and_reports(tmp_path, monkeypatch):

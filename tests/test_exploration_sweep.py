@@ -41,15 +41,26 @@ TINY = sweep.Sweep(
 )
 
 
-def test_quick_benchmark_writes_one_row_per_run_a_summary_and_figures(tmp_path, monkeypatch):
-    monkeypatch.setitem(sweep.PRESETS, ("spatial_pd", True), TINY)
-    argv = ["exploration_vs_cooperation", "--out", str(tmp_path), "--quick"]
-    assert reproduce.main(argv) == 0
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """reproduce.py exploration_vs_cooperation --quick with the TINY preset: its folder."""
+    out = tmp_path_factory.mktemp("quick")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sweep.PRESETS, ("spatial_pd", True), TINY)
+        assert reproduce.main(["exploration_vs_cooperation", "--out", str(out), "--quick"]) == 0
+    return out
 
-    with (tmp_path / "results.csv").open() as f:
+
+def read_results(out: Path) -> tuple[tuple, list[dict]]:
+    with (out / "results.csv").open() as f:
         reader = csv.DictReader(f)
-        assert tuple(reader.fieldnames) == sweep.SPD_COLUMNS
-        rows = list(reader)
+        return tuple(reader.fieldnames), list(reader)
+
+
+def test_quick_benchmark_writes_one_row_per_run_a_summary_and_figures(quick):
+    tmp_path = quick
+    columns, rows = read_results(quick)
+    assert columns == sweep.SPD_COLUMNS
     runs = {(r["sharing"], float(r["Dr"]), float(r["tau_init"]), int(r["seed"])) for r in rows}
     expected = {
         (s, d, t, k) for s in TINY.sharing for d in (0.1, 0.4) for t in (0.2, 0.6) for k in (0, 1)
@@ -70,15 +81,17 @@ def test_quick_benchmark_writes_one_row_per_run_a_summary_and_figures(tmp_path, 
     assert {"cooperation_vs_B.png", "q_gap_vs_B.png"} <= set(results["files"])
 
 
-def test_a_cell_of_the_vmapped_grid_equals_that_cell_run_alone():
-    shared = replace(TINY, sharing={"shared": ()})
-    rows = sweep.run_mode(shared, "shared", print)["rows"]
-    grid = {(r["Dr"], r["tau_init"], r["seed"]): r for r in rows}
-    alone = replace(shared, env_values=(0.4,), explore_starts=(0.6,))
+def test_a_cell_of_the_vmapped_grid_equals_that_cell_run_alone(quick):
+    grid = {
+        (float(r["Dr"]), float(r["tau_init"]), int(r["seed"])): r
+        for r in read_results(quick)[1]
+        if r["sharing"] == "shared"
+    }
+    alone = replace(TINY, sharing={"shared": ()}, env_values=(0.4,), explore_starts=(0.6,))
     for row in sweep.run_mode(alone, "shared", print)["rows"]:
         twin = grid[0.4, 0.6, row["seed"]]
-        assert row["cooperation"] == pytest.approx(twin["cooperation"], abs=1e-6)
-        assert row["q_gap_all_c"] == pytest.approx(twin["q_gap_all_c"], rel=1e-5, abs=1e-6)
+        assert row["cooperation"] == pytest.approx(float(twin["cooperation"]), abs=1e-6)
+        assert row["q_gap_all_c"] == pytest.approx(float(twin["q_gap_all_c"]), rel=1e-5, abs=1e-6)
 
 
 def test_exploration_intensity_is_the_papers_075_tau_plus_0025():

@@ -170,50 +170,57 @@ def test_reward_transform_weights_are_sweepable(tmp_path):
 
 ODD = ("num_seeds=1", "sweep.algo.lr=[0.003,0.01,0.03]")  # 3 members: 2 devices pad to 4
 TWO_DEVICES = """
-import sys
+import shutil
 import jax
 from marl.train import compose, train
 assert len(jax.devices()) == 2, jax.devices()
-quiet = ["wandb.mode=disabled", "progress=false"]
-tiny, grid, odd = {tiny!r}, {grid!r}, {odd!r}
-train(compose([*quiet, *tiny, *grid, "run_dir={out}/grid"]), stop_after=1)
-train({{"resume": "{out}/grid", "progress": False}})  # resumed on 2 devices
-train(compose([*quiet, *tiny, *odd, "run_dir={out}/odd"]), stop_after=1)
+raw = compose(["wandb.mode=disabled", "progress=false", *{odd!r}, "run_dir={out}/two"])
+train(raw, stop_after=1)
+shutil.copytree("{out}/two", "{out}/two_then_one")
+train({{"resume": "{out}/two", "progress": False}})  # resumed on 2 devices
 """
 
 
-def test_two_devices_compute_what_one_device_computes(grid_sweep, tmp_path):
-    """The members axis sharded over 2 host devices: the same numbers as on one device
-    (with a resume on 2 devices), and a checkpoint saved on 2 devices with a padded
-    members axis resumes on 1."""
-    script = TWO_DEVICES.format(tiny=TINY, grid=GRID, odd=ODD, out=tmp_path)
+@pytest.fixture(scope="module")
+def odd_sweep(tmp_path_factory):
+    """ODD on one device: what the 2-device and 2-process runs must compute."""
+    return run(tmp_path_factory.mktemp("odd"), *TINY, *ODD, name="odd")
+
+
+def assert_like_one_device(run_dir, one_device) -> None:
+    # Each device runs a program compiled for half the members, whose sums may round
+    # otherwise; at lr 0.03 PPO's updates amplify that to ~0.3% within a chunk (more for
+    # values near 0, such as the spread of the policy loss over seeds). A member in the
+    # wrong slot would differ by far more (another learning rate).
+    assert_rows_close(
+        [numbers(r) for r in rows(run_dir)],
+        [numbers(r) for r in rows(one_device)],
+        rtol=2e-2,
+        atol=1e-3,
+    )
+
+
+def test_two_devices_compute_what_one_device_computes(odd_sweep, tmp_path):
+    """The members axis sharded over 2 host devices, padded from 3 members to 4: the same
+    numbers as on one device, resumed on 2 devices, and a checkpoint saved on 2 devices
+    resumes on 1."""
+    script = TWO_DEVICES.format(odd=(*TINY, *ODD), out=tmp_path)
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads((tmp_path / "grid" / "summary.json").read_text())
-    assert summary["devices"] == 2
-    # Each device runs a program compiled for half the members, whose sums may round
-    # otherwise; at lr 0.03 PPO's updates amplify that to ~0.3% within a chunk (more for
-    # values near 0, such as the spread of the policy loss over seeds). A member
-    # in the wrong slot would differ by far more (another learning rate).
-    assert_rows_close(
-        [numbers(r) for r in rows(tmp_path / "grid")],
-        [numbers(r) for r in rows(grid_sweep)],
-        rtol=2e-2,
-        atol=1e-3,
-    )
-    driver.train({"resume": str(tmp_path / "odd"), "progress": False})  # on one device
-    whole = [numbers(r) for r in rows(run(tmp_path, *TINY, *ODD, name="odd_whole"))]
-    assert_rows_close([numbers(r) for r in rows(tmp_path / "odd")], whole, rtol=2e-2, atol=1e-3)
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["devices"] == 2
+    assert_like_one_device(tmp_path / "two", odd_sweep)
+    driver.train({"resume": str(tmp_path / "two_then_one"), "progress": False})
+    assert json.loads((tmp_path / "two_then_one" / "summary.json").read_text())["devices"] == 1
+    assert_like_one_device(tmp_path / "two_then_one", odd_sweep)
 
 
 TWO_PROCESSES = """
 import sys
 from marl.train import compose, train
-quiet = ["wandb.mode=disabled", "progress=false"]
-raw = compose([*quiet, *{tiny!r}, *{grid!r}, "run_dir={out}"])
+raw = compose(["wandb.mode=disabled", "progress=false", *{odd!r}, "run_dir={out}"])
 raw["distributed"] = {{
     "coordinator_address": "localhost:{port}", "num_processes": 2, "process_id": int(sys.argv[1])
 }}
@@ -227,11 +234,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_compute_what_one_process_computes(grid_sweep, tmp_path):
+def test_two_processes_compute_what_one_process_computes(odd_sweep, tmp_path):
     """jax.distributed with two local CPU processes (one device each, gloo collectives):
     one program over both, process 0 writes the run folder."""
     out = tmp_path / "run"
-    script = TWO_PROCESSES.format(tiny=TINY, grid=GRID, out=out, port=free_port())
+    script = TWO_PROCESSES.format(odd=(*TINY, *ODD), out=out, port=free_port())
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", script, str(i)],
@@ -246,12 +253,7 @@ def test_two_processes_compute_what_one_process_computes(grid_sweep, tmp_path):
     assert [p.returncode for p in procs] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["processes"], summary["devices"]) == (2, 2)
-    assert_rows_close(
-        [numbers(r) for r in rows(out)],
-        [numbers(r) for r in rows(grid_sweep)],
-        rtol=2e-2,
-        atol=1e-3,
-    )
+    assert_like_one_device(out, odd_sweep)
 
 
 def test_the_shipped_exploration_grid_is_one_program_of_240_members(tmp_path):

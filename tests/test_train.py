@@ -182,13 +182,10 @@ def test_scripted_policy_that_does_not_fit_the_env_is_refused(tmp_path):
         driver.setup(raw)
 
 
-def test_marl_train_command_runs_sweeps_and_reports_errors(tmp_path):
+def test_marl_train_command_runs_sweeps_in_parallel_jobs(tmp_path):
     """Two jobs of a --multirun in parallel processes (the joblib launcher), each an
     in-program sweep typed as users do (sweep.<key>=[...], no leading +)."""
     base = [sys.executable, "-c", "from marl.train import main; main()"]
-    bad = subprocess.run([*base, "algo.lr=fast"], capture_output=True, text=True, cwd=tmp_path)
-    assert bad.returncode == 2
-    assert "marl-train: error: config: algo.lr='fast'" in bad.stderr
     sweep = subprocess.run(
         [
             *base,
