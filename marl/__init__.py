@@ -1,6 +1,8 @@
 """marl: social-dilemma environments and multi-agent learners in pure JAX."""
 
 # ruff: noqa: E402 (the XLA flags must be set before anything runs a JAX computation)
+from importlib import metadata as _metadata
+
 from marl import xla_flags
 
 xla_flags.apply()
@@ -20,4 +22,8 @@ __all__ = [
     "reward_transform",
     "social_outcomes",
 ]
-__version__ = "0.1.0"
+
+try:  # one source of truth: the distribution's metadata (pyproject.toml)
+    __version__ = _metadata.version("marl-dilemmas")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+    __version__ = "0+unknown"

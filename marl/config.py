@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from marl.networks import NetworkConfig
 
@@ -102,15 +104,46 @@ class EnvConfig:
     transform_args: dict = field(default_factory=dict)
 
 
+WANDB_MODES = ("offline", "online", "disabled")
+
+
 @dataclass(frozen=True)
 class WandbConfig:
-    mode: str = "offline"  # offline | online | disabled
-    project: str = "marl"
+    """wandb settings. A key left null takes wandb's own environment variable, then the
+    project default: mode $WANDB_MODE or offline (never needs the network), project
+    $WANDB_PROJECT or marl, entity $WANDB_ENTITY, group $WANDB_RUN_GROUP (a multirun job:
+    its sweep folder's name), files under $WANDB_DIR or the run folder."""
+
+    mode: str | None = None  # offline | online | disabled
+    project: str | None = None
     entity: str | None = None
+    group: str | None = None
+    tags: tuple[str, ...] = ()
+    name: str | None = None  # null: the run folder's name
 
     def check(self, path):
-        if self.mode not in ("offline", "online", "disabled"):
-            fail(f"{path}.mode", self.mode, "one of offline, online, disabled")
+        mode = self.resolved_mode()
+        if mode not in WANDB_MODES:
+            where = f"{path}.mode" if self.mode is not None else "$WANDB_MODE"
+            fail(where, mode, "one of " + ", ".join(WANDB_MODES))
+
+    def resolved_mode(self, environ=None) -> str:
+        environ = os.environ if environ is None else environ
+        return self.mode if self.mode is not None else environ.get("WANDB_MODE", "offline")
+
+    def init_kwargs(self, run_dir, environ=None) -> dict:
+        """The keyword arguments of `wandb.init` for a run in `run_dir`: this config's
+        values where set, else the environment's, else the defaults (class doc)."""
+        environ = os.environ if environ is None else environ
+        return {
+            "mode": self.resolved_mode(environ),
+            "project": self.project or environ.get("WANDB_PROJECT", "marl"),
+            "entity": self.entity or environ.get("WANDB_ENTITY"),
+            "group": self.group or environ.get("WANDB_RUN_GROUP"),
+            "tags": list(self.tags) or None,
+            "name": self.name or Path(run_dir).name,
+            "dir": environ.get("WANDB_DIR", str(run_dir)),
+        }
 
 
 @dataclass(frozen=True)
@@ -149,6 +182,7 @@ class RunConfig:
                 isinstance(slot, int) or (isinstance(slot, str) and slot.isdigit())
             ):
                 fail(f"scripted.{slot}", policy, "integer agent slots as keys")
+        self.wandb.check("wandb")  # also when the key is absent: $WANDB_MODE may be bad
         from marl.sweeps.devices import check_distributed  # marl.sweeps imports this module
 
         check_distributed(self.distributed)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import jax.numpy as jnp
 import numpy as np
 
+from marl import plugins
+
 
 @dataclass(frozen=True)
 class EnvSpec:
@@ -39,8 +41,10 @@ def register(spec: EnvSpec) -> None:
 
 
 def _load_builtins() -> None:
+    """Register the built-in envs, then those of installed plugins (marl.plugins)."""
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+    plugins.load_envs()
 
 
 def list_envs() -> list[str]:

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from marl import plugins
 from marl.config import fail
 from marl.envs.coin_game import CoinGame, nearest_coin_policy, own_coin_policy
 from marl.envs.matrix import MatrixGame
@@ -52,17 +53,29 @@ _SUPPORTED = {
 
 
 def names() -> list[str]:
-    return sorted(_SUPPORTED)
+    """Every scripted policy: the built-in ones and those of installed plugins."""
+    return sorted({*_SUPPORTED, *plugins.policies()})
 
 
 def names_for(env) -> list[str]:
     """The scripted policies that make sense in `env`."""
     base = getattr(env, "unwrapped", env)
-    return [n for n in names() if _SUPPORTED[n] is None or isinstance(base, _SUPPORTED[n])]
+    own = [n for n in _SUPPORTED if _SUPPORTED[n] is None or isinstance(base, _SUPPORTED[n])]
+    return sorted({*own, *(n for n in plugins.policies() if _plugin_rule(n, env) is not None)})
+
+
+def _plugin_rule(name: str, env) -> Callable | None:
+    """A plugin policy's rule for `env`, or None where its factory refuses the env."""
+    try:
+        return plugins.policies()[name](env)
+    except ValueError:
+        return None
 
 
 def scripted_policy(name: str, env) -> Callable:
     """The scripted policy `name` for `env`; ValueError if unknown or meaningless there."""
+    if name not in _SUPPORTED and name in plugins.policies():
+        return plugins.policies()[name](env)  # its own ValueError names what it needs
     if name not in _SUPPORTED:
         raise ValueError(f"unknown scripted policy {name!r}; choose from {', '.join(names())}")
     base = getattr(env, "unwrapped", env)

@@ -18,6 +18,7 @@ with its values and stops being logged; the others run to the end.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -27,13 +28,13 @@ import jax
 import yaml
 
 import marl
-from marl import algos
+from marl import algos, plugins
 from marl.config import ConfigError, RunConfig, build, to_dict
 from marl.sweeps import Members, build_members, fetch, start_distributed
 from marl.sweeps.devices import is_writer
 from marl.training.checkpoint import CheckpointDamaged, Checkpointer, CheckpointMismatch
 from marl.training.folder import RunLock, read_rows, refuse_existing_run, sigterm_as_interrupt
-from marl.training.logger import Logger
+from marl.training.logger import Logger, start_wandb
 from marl.training.program import Program, culprits, hint
 from marl.training.records import aggregate, cell_rows, write_seeds, write_summary, write_sweep_json
 from marl.wrappers import EpisodeStats, reward_transform
@@ -106,14 +107,27 @@ def compose(overrides=()) -> dict:
     from omegaconf import OmegaConf
 
     with initialize_config_module("marl.configs", version_base="1.3"):
-        cfg = compose_hydra("config", overrides=sweep_overrides(overrides))
+        cfg = compose_hydra("config", overrides=command_overrides(overrides))
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def sweep_overrides(overrides) -> list[str]:
-    """`sweep.<key>=[...]` adds a key to the empty `sweep:` node, which Hydra only allows
-    as `++sweep.<key>`; the short form is what users type (and what the docs show)."""
-    return [f"++{o}" if o.startswith("sweep.") else o for o in overrides]
+def command_overrides(overrides) -> list[str]:
+    """What users type, as Hydra needs it.
+
+    `sweep.<key>=[...]` adds a key to the empty `sweep:` node, which Hydra only allows as
+    `++sweep.<key>`. Installed plugins' config packages (marl.plugins) join Hydra's search
+    path, after any `hydra.searchpath` given, so `env=<plugin env>` finds its yaml."""
+    out = [f"++{o}" if o.startswith("sweep.") else o for o in overrides]
+    packages = [f"pkg://{p}" for p in plugins.config_packages()]
+    if not packages:
+        return out
+    for i, override in enumerate(out):
+        key, _, value = override.partition("=")
+        if key.lstrip("+") == "hydra.searchpath":
+            given = [v.strip() for v in value.strip().strip("[]").split(",") if v.strip()]
+            out[i] = f"{key}=[{','.join(given + packages)}]"
+            return out
+    return [*out, f"hydra.searchpath=[{','.join(packages)}]"]
 
 
 def setup(raw: dict):
@@ -232,7 +246,15 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
         )
         return
 
+    # wandb first: an online login that fails should fail before a long compile.
+    wandb_run = (
+        start_wandb(cfg, run_dir) if writer and cfg.wandb.resolved_mode() != "disabled" else None
+    )
+    say = (lambda text: print(f"marl-train: {text}", file=sys.stderr)) if writer else (lambda _: 0)
+    say(f"run folder {run_dir}")
+    say("compiling the training program...")
     program = Program.build(members, sizes.updates_per_chunk, cfg.seed, cfg.compiler_options)
+    say(f"compiled in {program.compile_s:.1f} s")
     place, state, values = program.place, program.state, program.values
     # Checkpoints hold the members only, not the padding: a run resumes on any device count.
     real = lambda tree: jax.tree.map(lambda x: x[: members.size], tree)  # noqa: E731
@@ -258,8 +280,10 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
             write_sweep_json(run_dir, members, place)
     run_chunk, compile_s, leaf_names = program.run_chunk, program.compile_s, program.leaf_names
 
-    total_steps = sizes.steps_per_chunk * sizes.num_chunks
-    logger = Logger(cfg, run_dir, total_steps, start * sizes.steps_per_chunk, writer)
+    per_chunk = sizes.steps_per_chunk * members.size  # env steps over every member
+    logger = Logger(
+        cfg, run_dir, per_chunk * sizes.num_chunks, per_chunk * start, writer, wandb_run
+    )
     interrupted = False
     train_s = 0.0
     saved = start - 1  # the newest checkpointed chunk
@@ -286,12 +310,12 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
                     f"stopped. Last good checkpoint: {good} in {run_dir}. "
                     f"{hint(bad[min(bad)])}"
                 )
-            rate = sizes.steps_per_chunk * members.size / seconds
+            rate = per_chunk / seconds
             new_rows = cell_rows(members, per_member, chunk, last, failed)
             for row in new_rows:
                 row["steps_per_s"] = rate
             rows += new_rows
-            logger.log(new_rows, sizes.steps_per_chunk, rate)
+            logger.log(new_rows, per_chunk)
             if writer:
                 write_seeds(
                     run_dir, chunk, last, {k: v[: members.size] for k, v in per_member.items()}
@@ -326,6 +350,8 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
             "processes": jax.process_count(),
         }
         write_summary(cfg, members, sizes, run_dir, rows, failed, interrupted, timing)
+        if not interrupted:
+            say(f"done: {saved + 1} chunks in {run_dir}")
     if interrupted:
         raise KeyboardInterrupt
     if failed:
@@ -367,8 +393,10 @@ def _hydra_main(cfg) -> None:
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
-    # Hydra sets the root logger to INFO; JAX's backend probing is noise at that level.
-    logging.getLogger("jax").setLevel(logging.WARNING)
+    # Hydra sets the root logger to INFO; JAX's backend probing and orbax's (absl's)
+    # checkpoint housekeeping are noise at that level.
+    for noisy in ("jax", "absl"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     raw = OmegaConf.to_container(cfg, resolve=True)
     hydra_cfg = HydraConfig.get()
@@ -383,8 +411,11 @@ def _hydra_main(cfg) -> None:
                 except KeyError:
                     given[key] = override.split("=", 1)[1]
         raw = {"resume": raw["resume"], **given}
-    elif raw.get("run_dir") is None and hydra_cfg.mode == RunMode.MULTIRUN:
-        raw["run_dir"] = hydra_cfg.runtime.output_dir  # <sweep dir>/<job number>
+    elif hydra_cfg.mode == RunMode.MULTIRUN:
+        if raw.get("run_dir") is None:
+            raw["run_dir"] = hydra_cfg.runtime.output_dir  # <sweep dir>/<job number>
+        if raw["wandb"].get("group") is None and "WANDB_RUN_GROUP" not in os.environ:
+            raw["wandb"]["group"] = Path(hydra_cfg.sweep.dir).name  # the jobs of one multirun
     try:
         train(raw)
     except (ConfigError, CheckpointMismatch, NonFiniteError, ValueError) as err:
@@ -397,6 +428,6 @@ def _hydra_main(cfg) -> None:
 def main() -> None:
     import hydra
 
-    sys.argv[1:] = sweep_overrides(sys.argv[1:])
+    sys.argv[1:] = command_overrides(sys.argv[1:])
     app = hydra.main(config_path="pkg://marl.configs", config_name="config", version_base="1.3")
     app(_hydra_main)()

@@ -158,7 +158,7 @@ def test_peers_without_jaxmarl_exits_naming_the_bench_extra(monkeypatch, capsys)
         bench.main(["--peers", "--quick"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "JaxMARL" in err and "marl[bench]" in err
+    assert "JaxMARL" in err and "marl-dilemmas[bench]" in err
     with pytest.raises(SystemExit):  # and it compares coin_game only
         bench.main(["--peers", "--envs", "ipd"])
     assert "--peers compares coin_game only" in capsys.readouterr().err

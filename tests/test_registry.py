@@ -105,3 +105,24 @@ def test_wrong_action_array_is_refused_at_trace_time(actions, match):
     _, state = env.reset(jax.random.key(0), params)
     with pytest.raises(ValueError, match=match):
         jax.jit(env.step)(jax.random.key(1), state, actions, params)
+
+
+def test_the_api_docs_list_every_registered_env_with_its_presets_and_arguments():
+    """docs/api.md's registry section names every env, each in the table with its
+    presets and constructor arguments, so the page cannot fall behind the registry."""
+    import re
+    from pathlib import Path
+
+    from marl.registry import _constructor_args, spec
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    section = page[page.index("## Registry") : page.index("## Write your own environment")]
+    listed = re.search(r"registered names, sorted: (.*?), and those", section, re.S).group(1)
+    assert re.findall(r"`(\w+)`", listed) == marl.list_envs()
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    for name in marl.list_envs():
+        (row,) = [r for r in rows if f"`{name}`" in r.split("|")[1]]
+        _, presets, arguments = (cell.strip() for cell in row.strip("|").split("|"))
+        assert set(re.findall(r"`(\w+)`", arguments)) == _constructor_args(spec(name).entry), name
+        shown = set(re.findall(r"`(\w+)`", presets.split("(")[0]))
+        assert shown == set(spec(name).presets), name

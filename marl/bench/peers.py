@@ -27,7 +27,7 @@ from marl.bench.timing import Sizes, rate_row, steps_per_call, time_interleaved
 
 PEER_ENV = "coin_game"
 PEER_NAME = "jaxmarl coin_game"
-PEERS_INSTALL = "pip install 'marl[bench]' (the `bench` extra; or: pip install jaxmarl)"
+PEERS_INSTALL = "pip install 'marl-dilemmas[bench]' (the `bench` extra; or: pip install jaxmarl)"
 
 
 class PeersUnavailable(RuntimeError):

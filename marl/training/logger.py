@@ -3,42 +3,62 @@
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from pathlib import Path
 
 import numpy as np
 
 from marl.config import RunConfig, to_dict
 
+WANDB_ID = "wandb_id"  # in the run folder: a resumed run continues the same wandb run
+
+
+def _new_run_id() -> str:
+    """A wandb run id: 8 characters of [a-z0-9], as wandb makes them."""
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+
+
+def start_wandb(cfg: RunConfig, run_dir: Path):
+    """`wandb.init` for this run, resuming the run folder's wandb run if it has one."""
+    import wandb  # imported only when used: it is slow to import
+
+    id_file = run_dir / WANDB_ID
+    run_id = id_file.read_text().strip() if id_file.exists() else _new_run_id()
+    id_file.write_text(run_id + "\n")
+    kwargs = cfg.wandb.init_kwargs(run_dir)
+    Path(kwargs["dir"]).mkdir(parents=True, exist_ok=True)
+    return wandb.init(id=run_id, resume="allow", config=to_dict(cfg), **kwargs)
+
 
 class Logger:
     """metrics.jsonl, wandb and the progress bar."""
 
     def __init__(
-        self, cfg: RunConfig, run_dir: Path, total_steps: int, start_step: int, writer: bool
+        self,
+        cfg: RunConfig,
+        run_dir: Path,
+        total_steps: int,
+        start_step: int,
+        writer: bool,
+        wandb_run=None,
     ):
+        """`total_steps`, `start_step`: env steps over every member (seeds x cells);
+        `wandb_run`: the run of `start_wandb`, started before the compile (or None)."""
         self.path = run_dir / "metrics.jsonl" if writer else None
-        self.wandb = None
-        if writer and cfg.wandb.mode != "disabled":
-            import wandb  # imported only when used: it is slow to import
-
-            self.wandb = wandb.init(
-                project=cfg.wandb.project,
-                entity=cfg.wandb.entity,
-                mode=cfg.wandb.mode,
-                dir=str(run_dir),
-                config=to_dict(cfg),
-                name=run_dir.name,
-            )
+        self.wandb = wandb_run
         self.bar = None
         if writer and cfg.progress:
             from tqdm import tqdm
 
+            # One rate and one ETA: env steps summed over every seed (and cell).
             self.bar = tqdm(
-                total=total_steps, initial=start_step, unit="step", unit_scale=True, leave=True
+                total=total_steps, initial=start_step, unit="env-step", unit_scale=True, leave=True
             )
 
-    def log(self, rows: list[dict], steps_done: int, rate: float) -> None:
-        """A chunk's rows: one for a run, one per cell of a sweep (wandb: `cell<i>/` keys)."""
+    def log(self, rows: list[dict], steps_done: int) -> None:
+        """A chunk's rows: one for a run, one per cell of a sweep (wandb: `cell<i>/` keys);
+        `steps_done`: the chunk's env steps over every member."""
         if self.path is None:
             return
         with self.path.open("a") as f:
@@ -56,10 +76,8 @@ class Logger:
             self.bar.update(steps_done)
             returns = [r.get("episode_return_mean") for r in rows]
             returns = [r for r in returns if r is not None]
-            post = {"steps/s": f"{rate:,.0f}"}
-            if returns:
-                post["return"] = f"{np.mean(returns):.3g}"  # over the cells of a sweep
-            self.bar.set_postfix(post)
+            if returns:  # the mean over the cells of a sweep
+                self.bar.set_postfix({"return": f"{np.mean(returns):.3g}"})
 
     def close(self) -> None:
         if self.bar is not None:
