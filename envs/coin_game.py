@@ -1,4 +1,4 @@
-"""Coin Game on a G x G torus (ENVS.md section 5; Lerer & Peysakhovich 2017, LOLA 2018).
+"""Coin Game on a G x G torus (Lerer & Peysakhovich 2017; Foerster et al. 2018, LOLA).
 
 Two agents, 0 = red and 1 = blue, and one coin, red or blue (its owner), on the board.
 Step order:
@@ -21,8 +21,9 @@ agent's position, a coin of the agent's own colour, a coin of the other's colour
 `egocentric=True` the grid is shifted (torus) so that the observing agent is at the
 centre cell (G // 2, G // 2).
 
-Also here: the scripted pairs behind ENVS.md's reference points, `own_coin_policy` (take
-only one's own coins by a shortest path) and `nearest_coin_policy` (take every coin).
+Also here: the scripted pairs behind the reference points of docs/envs/coin_game.md,
+`own_coin_policy` (take only one's own coins by a shortest path) and `nearest_coin_policy`
+(take every coin). That page lists every default and its source.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Iterated 2x2 matrix games with memory-1 observations (ENVS.md section 1).
+"""Iterated 2x2 matrix games with memory-1 observations (docs/envs/matrix.md).
 
 Step order: both players act at once (0 = C / first option, 1 = D / second option); each
 gets its payoff; the round counter advances; the episode terminates with probability

@@ -1,4 +1,4 @@
-"""Spatial prisoner's dilemma on an L x L torus (ENVS.md section 2).
+"""Spatial prisoner's dilemma on an L x L torus (docs/envs/spatial_pd.md).
 
 One agent per site, agent index = row * L + column. Step order: every agent plays C (0)
 or D (1) at once; each is paid the mean over its 4 von Neumann neighbours of the pairwise

@@ -1,4 +1,4 @@
-"""Sequential public goods game (ENVS.md section 3).
+"""Sequential public goods game (docs/envs/spgg.md).
 
 n agents contribute c in {0, 1/K, ..., 1} one after another. An episode is one round of
 n steps: at step k the agent in position k acts (the others' actions are ignored; the

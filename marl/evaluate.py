@@ -186,7 +186,13 @@ def heatmap(result: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="marl-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="marl-eval",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  marl-eval runs/mine\n"
+        "  marl-eval runs/mine --against always_defect,tit_for_tat --steps 1000\n"
+        "  marl-eval runs/mine --crossplay runs/other --out reports/mine_vs_other\n",
     )
     parser.add_argument("run_dir", type=Path, help="a marl-train run folder")
     parser.add_argument("--against", default=None, help="comma-separated scripted policies")

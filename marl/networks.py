@@ -45,8 +45,9 @@ class Conv3x3(nn.Module):
     Same parameters and initialisation as `nn.Conv(features, (3, 3))` (kernel [3, 3, in,
     out], bias [out]), so the two are interchangeable. Why not `nn.Conv`: inside a jitted
     PPO update, XLA on CPU compiles the kernel gradient as a convolution whose window is
-    the whole image and runs it as a naive loop (../shared/specs/PERFORMANCE.md): one PPO
-    update of 64 env-steps on gathering took 11 s with `nn.Conv` and 0.63 s with this.
+    the whole image and runs it as a naive loop (compiled alone, the same gradient is
+    fast): one PPO update of 64 env-steps on gathering took 11 s with `nn.Conv` and 0.63 s
+    with this.
     Alone, XLA's convolutions are faster than im2col, but a custom gradient that kept them
     for the forward pass and the input gradient was slower in the whole update (measured).
     """

@@ -1,6 +1,6 @@
 """Output paths of the command lines, checked before they compile or train anything.
 
-`marl-render out=`, `marl-eval --out`, `marl-bench --json` and `scripts/reproduce.py --out`
+`marl-render --out`, `marl-eval --out`, `marl-bench --json` and `marl-reproduce --out`
 call `check_writable` first, so that a path they cannot write fails in a second with a
 clear message rather than after minutes of work (or with a traceback at the end).
 """

@@ -3,7 +3,7 @@
 Every trainer's `policy(state)` returns a `Policy` that acts for all agents of ONE
 environment; vmap it over environments. A recurrent policy (PPO with a GRU) threads its
 hidden state through `carry`; the others carry `None`. Evaluation (`marl-eval`), rendering
-(`marl-render checkpoint=...`) and tests use only this interface, so they work the same for
+(`marl-render --checkpoint ...`) and tests use only this interface, so they work the same for
 PPO, DQN, LOLA and what comes next.
 """
 

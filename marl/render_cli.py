@@ -1,18 +1,25 @@
 """`marl-render`: a GIF of one episode, played by random or trained policies.
 
-    marl-render env=<name> [preset=<p>] [checkpoint=<run_dir>] [policy_seed=0] [seed=0]
-                [steps=N] [fps=10] [scale=1] out=PATH.gif
+    marl-render --env NAME [--preset P] [--checkpoint RUN_DIR] [--policy-seed 0] [--seed 0]
+                [--steps N] [--fps 10] [--scale 1] --out PATH.gif
 
-Arguments are Hydra-style `key=value` pairs. Without `checkpoint=`, every agent acts
-uniformly at random; with it, the trained policies of that `marl-train` run folder act
-(`marl.policy.load`; `policy_seed` picks which of the run's seeds), and the env and its
-params are the run's. Without `steps=`, one episode is played: the env's episode length
-(`episode_length` or `horizon`), cut after the first step that ends an episode; with
-`steps=N`, N steps are played across auto-resets. The GIF holds the first state and the
-state after every step (the terminal state itself, before the auto-reset replaces it).
+examples:
+    marl-render --env harvest --out harvest.gif
+    marl-render --env cleanup --preset ssd --steps 200 --scale 2 --out cleanup.gif
+    marl-render --checkpoint runs/mine --policy-seed 1 --out trained.gif
+
+Options are flags, like every marl command's (`--key value` or `--key=value`); the older
+`key=value` spelling still works, with a note that it is deprecated. Without
+`--checkpoint`, every agent acts uniformly at random; with it, the trained policies of
+that `marl-train` run folder act (`marl.policy.load`; `--policy-seed` picks which of the
+run's seeds), and the env and its params are the run's. Without `--steps`, one episode is
+played: the env's episode length (`episode_length` or `horizon`), cut after the first
+step that ends an episode; with `--steps N`, N steps are played across auto-resets. The
+GIF holds the first state and the state after every step (the terminal state itself,
+before the auto-reset replaces it).
 
 The whole episode, rendering included, is one jitted `lax.scan`. Bad arguments fail with
-a usage message before anything compiles: among them an `out=` that cannot be written
+a usage message before anything compiles: among them an `--out` that cannot be written
 (`marl.paths.check_writable`) and a GIF whose frames would take more than
 `MAX_FRAME_BYTES` (2 GiB) of memory: (frames) x (height x scale) x (width x scale) x 3
 bytes, where frames = steps + 1 and height x width is the env's render size.
@@ -37,8 +44,8 @@ from marl.rollout import random_actions
 
 KEYS = ("env", "preset", "checkpoint", "policy_seed", "seed", "steps", "fps", "scale", "out")
 USAGE = (
-    "usage: marl-render env=<name> [preset=<p>] [checkpoint=<run_dir>] [policy_seed=0] "
-    "[seed=0] [steps=N] [fps=10] [scale=1] out=PATH.gif"
+    "usage: marl-render --env NAME [--preset P] [--checkpoint RUN_DIR] [--policy-seed 0] "
+    "[--seed 0] [--steps N] [--fps 10] [--scale 1] --out PATH.gif"
 )
 # Without an episode length to go by (continuing envs), this many steps are played.
 FALLBACK_STEPS = 100
@@ -78,20 +85,44 @@ def _number(key: str, text: str, kind: type, low: float, high: float | None = No
     return value
 
 
-def parse_args(argv: Sequence[str]) -> Args:
-    """`key=value` pairs to `Args`; unknown keys, bad values and unknown envs are errors."""
+def _pairs(argv: Sequence[str]) -> dict[str, str]:
+    """`--key value`, `--key=value` and the deprecated `key=value` to {key: value}."""
     pairs: dict[str, str] = {}
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        if not sep or not key:
-            raise UsageError(f"expected key=value, got {arg!r}")
+    old_spelling = []
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg.startswith("--"):
+            key, sep, value = arg[2:].partition("=")
+            key = key.replace("-", "_")
+            if not sep:
+                if not args or args[0].startswith("--"):
+                    raise UsageError(f"{arg} needs a value")
+                value = args.pop(0)
+        else:
+            key, sep, value = arg.partition("=")
+            if not sep or not key:
+                raise UsageError(f"expected --key value, got {arg!r}")
+            old_spelling.append(arg)
         if key not in KEYS:
-            raise UsageError(f"unknown key {key!r}; keys: {', '.join(KEYS)}")
+            raise UsageError(f"unknown option {key!r}; options: {', '.join(KEYS)}")
         if key in pairs:
             raise UsageError(f"{key} given twice")
         pairs[key] = value
+    if old_spelling:
+        flags = " ".join(
+            f"--{a.partition('=')[0].replace('_', '-')} {a.partition('=')[2]}" for a in old_spelling
+        )
+        print(f"marl-render: note: key=value is deprecated; write {flags}", file=sys.stderr)
+    return pairs
+
+
+def parse_args(argv: Sequence[str]) -> Args:
+    """Command-line options to `Args`; unknown options, bad values and unknown envs are
+    errors."""
+    pairs = _pairs(argv)
     if "out" not in pairs:
-        raise UsageError("out=PATH.gif is required")
+        raise UsageError("--out PATH.gif is required")
     if not pairs["out"].lower().endswith(".gif"):
         raise UsageError(f"out={pairs['out']!r} must end in .gif")
     try:
@@ -99,14 +130,14 @@ def parse_args(argv: Sequence[str]) -> Args:
     except ValueError as err:
         raise UsageError(f"out={pairs['out']!r}: {err}") from None
     if "env" not in pairs and "checkpoint" not in pairs:
-        raise UsageError("env=<name> is required (or checkpoint=<run_dir>)")
+        raise UsageError("--env NAME is required (or --checkpoint RUN_DIR)")
     if "checkpoint" in pairs:
         if "preset" in pairs:
-            raise UsageError("preset= cannot be combined with checkpoint=: the run fixes it")
+            raise UsageError("--preset cannot be combined with --checkpoint: the run fixes it")
         if not os.path.isdir(pairs["checkpoint"]):
             raise UsageError(f"checkpoint={pairs['checkpoint']!r} is not a directory")
     elif "policy_seed" in pairs:
-        raise UsageError("policy_seed= applies to checkpoint= only")
+        raise UsageError("--policy-seed applies to --checkpoint only")
     if "env" in pairs:
         try:
             env_spec = spec(pairs["env"])
@@ -228,7 +259,7 @@ def check_frame_bytes(num_steps: int, height: int, width: int, args: Args) -> No
         raise UsageError(
             f"{steps} x scale={args.scale}: {frames} frames of {width * args.scale}x"
             f"{height * args.scale} px take {size / 2**30:.1f} GiB, over the limit of "
-            f"{MAX_FRAME_BYTES / 2**30:g} GiB of frames; lower steps= or scale="
+            f"{MAX_FRAME_BYTES / 2**30:g} GiB of frames; lower --steps or --scale"
         )
 
 

@@ -250,7 +250,9 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
     wandb_run = (
         start_wandb(cfg, run_dir) if writer and cfg.wandb.resolved_mode() != "disabled" else None
     )
-    say = (lambda text: print(f"marl-train: {text}", file=sys.stderr)) if writer else (lambda _: 0)
+    say = (
+        (lambda text: print(f"marl-train: {text}", file=sys.stderr)) if writer else (lambda _: None)
+    )
     say(f"run folder {run_dir}")
     say("compiling the training program...")
     program = Program.build(members, sizes.updates_per_chunk, cfg.seed, cfg.compiler_options)

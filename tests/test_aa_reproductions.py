@@ -1,15 +1,12 @@
-"""The Advantage Alignment reproductions (scripts/aa_reproductions.py), at toy sizes."""
+"""The Advantage Alignment reproductions (marl/reproductions/aa.py), at toy sizes."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import aa_reproductions as aa  # noqa: E402
-import reproduce  # noqa: E402
+from marl.reproductions import aa
+from marl.reproductions import cli as reproduce
 
 
 def test_scripted_pairs_give_the_coin_game_reference_points():

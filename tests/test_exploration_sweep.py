@@ -1,21 +1,18 @@
-"""The exploration-versus-cooperation benchmark (scripts/exploration_sweep.py) on a tiny grid."""
+"""The exploration-versus-cooperation benchmark (marl/reproductions/exploration.py) on a
+tiny grid."""
 
 import csv
 import json
 import math
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import exploration_sweep as sweep  # noqa: E402
-import reproduce  # noqa: E402
-
-from marl.algos.dqn import DQNConfig  # noqa: E402
-from marl.config import ConfigError  # noqa: E402
+from marl.algos.dqn import DQNConfig
+from marl.config import ConfigError
+from marl.reproductions import cli as reproduce
+from marl.reproductions import exploration as sweep
 
 # A 4 x 4 lattice for 48 steps in 3 chunks: learning from step 8, evaluation (the last
 # chunk) from step 32.

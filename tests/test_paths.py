@@ -2,7 +2,6 @@
 (marl-train's run_dir is set up by marl/training/folder.py, and not tested here)."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,10 +9,7 @@ import pytest
 from marl import bench, render_cli, report
 from marl.evaluate import main as eval_main
 from marl.paths import check_writable
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import reproduce  # noqa: E402
+from marl.reproductions import cli as reproduce
 
 
 @pytest.fixture

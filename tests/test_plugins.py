@@ -30,7 +30,7 @@ SMALLER = {
         "progress=false",
     ],
     "marl-eval": ["--steps", "20", "--num-envs", "4"],
-    "marl-render": ["steps=6"],
+    "marl-render": ["--steps", "6"],
     "marl-bench": ["--num-envs", "4", "--steps", "8", "--repeats", "1"],
 }
 

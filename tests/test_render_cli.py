@@ -35,7 +35,9 @@ def red_agent_cell(frame):
 
 def test_coin_game_gif_is_one_episode_of_upscaled_frames(tmp_path, capsys):
     path = tmp_path / "coin.gif"
-    assert render_cli.main(["env=coin_game", "scale=2", "fps=20", f"out={path}"]) == 0
+    assert (
+        render_cli.main(["--env", "coin_game", "--scale", "2", "--fps=20", "--out", str(path)]) == 0
+    )
     frames, duration = gif_frames_and_duration(path)
     env, params = marl.make("coin_game")
     length = int(params.episode_length)
@@ -93,12 +95,17 @@ def test_checkpoint_without_marl_policy_is_a_clear_error(tmp_path, monkeypatch, 
     "argv, message",
     [
         (["env=coin_gam"], "unknown environment 'coin_gam'; registered: "),
-        (["env=coin_game", "colour=red"], "unknown key 'colour'"),
+        (["env=coin_game", "colour=red"], "unknown option 'colour'"),
+        (["--env", "coin_game", "--colour", "red"], "unknown option 'colour'"),
+        (["--env", "--seed", "1"], "--env needs a value"),
         (["env=coin_game", "preset=nope"], "unknown preset 'nope'"),
         (["env=coin_game", "steps=0"], "steps='0' must be >= 1"),
         (["env=coin_game", "fps=fast"], "fps='fast' is not a number"),
-        (["env=coin_game", "coin_game"], "expected key=value"),
-        (["env=coin_game", "policy_seed=1"], "checkpoint= only"),
+        (["--env=coin_game", "coin_game"], "expected --key value"),
+        (
+            ["--env", "coin_game", "--policy-seed", "1"],
+            "--policy-seed applies to --checkpoint only",
+        ),
     ],
 )
 def test_bad_arguments_fail_before_anything_runs(argv, message, tmp_path, capsys):
@@ -152,3 +159,11 @@ def test_an_episode_stops_at_the_first_done():
     frames, dones = run(jax.random.key(0))
     assert frames.shape[0] == 11 and frames.dtype == np.uint8
     assert int(np.argmax(dones)) + 1 == env.num_agents
+
+
+def test_the_old_key_value_spelling_works_with_a_note_naming_the_flags(capsys):
+    old = render_cli.parse_args(["env=coin_game", "fps=5", "out=x.gif"])
+    note = capsys.readouterr().err
+    assert "key=value is deprecated; write --env coin_game --fps 5 --out x.gif" in note
+    assert old == render_cli.parse_args(["--env", "coin_game", "--fps", "5", "--out=x.gif"])
+    assert capsys.readouterr().err == ""  # the flags need no note

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 from training import config, numbers, rows, run
 
 from marl import train as driver
@@ -207,6 +208,8 @@ def test_marl_train_command_runs_sweeps_in_parallel_jobs(tmp_path):
     assert "Joblib.Parallel(n_jobs=2" in sweep.stdout + sweep.stderr
     for job in ("0", "1"):
         assert [r["cell"] for r in rows(tmp_path / "sweep" / job)] == [0, 1] * 4
+        stored = yaml.safe_load((tmp_path / "sweep" / job / "config.yaml").read_text())
+        assert stored["wandb"]["group"] == "sweep"  # the jobs of one multirun: one group
     assert rows(tmp_path / "sweep" / "0") != rows(tmp_path / "sweep" / "1")
 
 

@@ -60,3 +60,22 @@ def test_a_resumed_run_continues_the_same_offline_wandb_run(tmp_path, monkeypatc
     assert not (run_dir / "wandb").exists()  # WANDB_DIR, not the run folder
     record = (runs[0] / f"run-{run_id}.wandb").read_bytes()
     assert b"from_env" in record and b"t1" in record  # the project and the tag reached wandb
+
+
+def test_a_wandb_that_cannot_start_fails_before_the_compile(tmp_path, monkeypatch):
+    import wandb
+
+    from marl.training.program import Program
+
+    def no_login(**kwargs):
+        raise wandb.errors.UsageError("api_key not configured (no-tty)")
+
+    def compile_(*args, **kwargs):
+        raise AssertionError("compiled")
+
+    monkeypatch.setattr(wandb, "init", no_login)
+    monkeypatch.setattr(Program, "build", compile_)
+    raw = config(f"run_dir={tmp_path / 'run'}", *TINY_IPD)
+    raw["wandb"] = {"mode": "online"}
+    with pytest.raises(ConfigError, match=r"wandb: could not start a online run .*api_key"):
+        train(raw)

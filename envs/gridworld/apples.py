@@ -1,4 +1,4 @@
-"""What the apple games share: Gathering, Harvest and Cleanup (ENVS.md sections 6-8).
+"""What the apple games share: Gathering, Harvest and Cleanup (docs/envs/<game>.md).
 
 In each of them agents walk a static map (engine rules in `engine.py`), eat the apples that
 grow on a static list of apple cells (`apple_reward` each), fire beams at each other, and

@@ -1,4 +1,4 @@
-"""Cleanup, the public-good game of Hughes et al. 2018 (ENVS.md section 8).
+"""Cleanup, the public-good game of Hughes et al. 2018 (docs/envs/cleanup.md).
 
 Hughes et al. 2018 ("Inequity aversion improves cooperation in intertemporal social
 dilemmas"), as implemented in eugenevinitsky/sequential_social_dilemma_games (SSD), and
@@ -135,8 +135,8 @@ class Preset:
     params: dict
 
 
-# The rules that ENVS.md section 8 gives both presets (Melting Pot's clean_up.py and
-# components.lua; SSD's cleanup.py has the same growth constants).
+# The rules both presets share, from Melting Pot's clean_up.py and components.lua (SSD's
+# cleanup.py has the same growth constants); docs/envs/cleanup.md says why.
 _COMMON = dict(
     apple_reward=1.0,
     apple_growth_rate=0.05,  # maxAppleGrowthRate / appleRespawnProbability

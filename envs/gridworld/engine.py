@@ -1,4 +1,4 @@
-"""The shared gridworld engine (ENVS.md section 4): the rules every spatial game has in common.
+"""The shared gridworld engine: the rules every spatial game has in common.
 
 A game (Harvest, Cleanup, Gathering) owns its resources and its step; it calls the engine
 for the parts that are the same everywhere, in this order:
@@ -18,6 +18,8 @@ for the parts that are the same everywhere, in this order:
    with a random facing.
 
 Plus `observe` (egocentric, rotated one-hot windows) and `render` (RGB of the whole map).
+The games' pages (docs/envs/gathering.md, docs/envs/harvest.md, docs/envs/cleanup.md) give
+these rules with each game's values and where each value comes from.
 
 A game plugs in by building one `GridEngine` from its map (walls, spawn points), its
 `map_channels` ("wall" then its resources) and one `Beam` per beam action, e.g. Cleanup:

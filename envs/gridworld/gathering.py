@@ -1,4 +1,4 @@
-"""Gathering (ENVS.md section 6): Leibo et al. 2017, "Multi-agent Reinforcement Learning in
+"""Gathering (docs/envs/gathering.md): Leibo et al. 2017, "Multi-agent Reinforcement Learning in
 Sequential Social Dilemmas" (AAMAS).
 
 Two players collect apples (+1) from a patch in the middle of an open map. An eaten apple

@@ -1,4 +1,4 @@
-"""Commons Harvest, the common-pool resource game (ENVS.md section 7).
+"""Commons Harvest, the common-pool resource game (docs/envs/harvest.md).
 
 Perolat et al. 2017 ("A multi-agent reinforcement learning model of common-pool resource
 appropriation"), after Janssen et al. 2010; Melting Pot's `commons_harvest__open`; the

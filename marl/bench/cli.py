@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,10 +76,18 @@ def _override(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marl-bench",
-        description="Compile time and steady-state env-steps/s of jit(scan(vmap(env.step))) "
-        "with random actions, for every registered environment; with --train, of PPO "
-        "training (rollout + GAE + minibatch updates) built from the marl-train configs; "
-        "with --peers, of coin_game next to JaxMARL's coin_game.",
+        description=textwrap.fill(
+            "Compile time and steady-state env-steps/s of jit(scan(vmap(env.step))) "
+            "with random actions, for every registered environment; with --train, of PPO "
+            "training (rollout + GAE + minibatch updates) built from the marl-train configs; "
+            "with --peers, of coin_game next to JaxMARL's coin_game."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  marl-bench --quick\n"
+        "  marl-bench --envs harvest,cleanup --num-envs 64,256 --json bench.json\n"
+        "  marl-bench --train --envs coin_game --set algo.network.torso=cnn\n"
+        "  marl-bench --sweep --cells 1,16 --devices 1,2\n",
     )
     parser.add_argument(
         "--train",

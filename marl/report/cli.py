@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from marl.paths import check_writable
@@ -93,8 +94,15 @@ def report(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="marl-report",
-        description="A table (mean, IQM, 95%% bootstrap CI over seeds) and figures of the "
-        "marl-train runs, in-program sweeps and --multirun folders under DIR.",
+        description=textwrap.fill(
+            "A table (mean, IQM, 95% bootstrap CI over seeds) and figures of the "
+            "marl-train runs, in-program sweeps and --multirun folders under DIR."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  marl-report runs/2026-12-07_10-00-00\n"
+        "  marl-report multirun/2026-12-07_10-00-00 --metric step/cooperation_rate --last 3\n"
+        "  marl-report runs/a runs/b --out reports/ab\n",
     )
     parser.add_argument("dirs", nargs="+", metavar="DIR", help="run, sweep or multirun folders")
     parser.add_argument(

@@ -3,7 +3,7 @@
 A run folder holds `config.yaml` and `metrics.jsonl` (marl-train's output); an in-program
 sweep adds `sweep.json` and tags rows with `cell`; `seeds/chunk_<k>.npz` holds every
 metric per seed. Folders are searched recursively, so a run, a `--multirun` folder, a
-folder of sweeps or scripts/reproduce.py's output all work.
+folder of sweeps or marl-reproduce's output all work.
 
 Cells: every (run, sweep cell) is a unit with a flat config (the cell's values set, and
 the keys that do not change the numbers, such as `seed` and `run_dir`, removed). The

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from marl.config import RunConfig, to_dict
+from marl.config import ConfigError, RunConfig, to_dict
 
 WANDB_ID = "wandb_id"  # in the run folder: a resumed run continues the same wandb run
 
@@ -28,7 +28,13 @@ def start_wandb(cfg: RunConfig, run_dir: Path):
     id_file.write_text(run_id + "\n")
     kwargs = cfg.wandb.init_kwargs(run_dir)
     Path(kwargs["dir"]).mkdir(parents=True, exist_ok=True)
-    return wandb.init(id=run_id, resume="allow", config=to_dict(cfg), **kwargs)
+    try:
+        return wandb.init(id=run_id, resume="allow", config=to_dict(cfg), **kwargs)
+    except Exception as err:  # a login or network failure: say so before any compile
+        raise ConfigError(
+            f"wandb: could not start a {kwargs['mode']} run ({type(err).__name__}: {err}); "
+            "log in (wandb login), or set wandb.mode=offline or disabled"
+        ) from err
 
 
 class Logger:

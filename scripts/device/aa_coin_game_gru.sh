@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# GPU check for issue 7: history-dependent (GRU) PAA on the 3x3 Coin Game at GPU scale,
-# with and without a pool of always-defect co-players, each then evaluated against the
-# scripted bots and in cross-play (marl-eval); then the env-step benchmark on the GPU.
+# GPU check on the Advantage Alignment reproduction's always-defect target (docs/training.md):
+# history-dependent (GRU) PAA on the 3x3 Coin Game at GPU scale, with and without a pool of
+# always-defect co-players, each then evaluated against the scripted bots and in cross-play
+# (marl-eval); then the env-step benchmark on the GPU.
 #   bash scripts/device/aa_coin_game_gru.sh OUT [TRAIN_S]
 # OUT gets, per run, NAME.metrics.jsonl and NAME.eval.json, and bench.json. TRAIN_S: the
 # wall-clock seconds each training run may take; the runs go side by side on the one GPU,

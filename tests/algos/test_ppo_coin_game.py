@@ -2,10 +2,10 @@
 
 Random play earns ~0 per step: whoever takes a coin, it is equally likely to be either
 colour, and +1 for the taker against -2 for the owner of a stolen coin averages to 0. A
-selfish learner pair learns to grab every coin, which also earns ~0 (ENVS.md's reference
-point), so reward per step can only clearly beat random play when the pair leaves the
-other's coins alone: PPO self-play on the collective reward (each agent trained on the
-pair's mean reward) learns that, and the metrics report the game's own rewards.
+selfish learner pair learns to grab every coin, which also earns ~0 (the reference point in
+docs/envs/coin_game.md), so reward per step can only clearly beat random play when the pair
+leaves the other's coins alone: PPO self-play on the collective reward (each agent trained
+on the pair's mean reward) learns that, and the metrics report the game's own rewards.
 """
 
 import jax

@@ -1,4 +1,4 @@
-"""PPO with the CNN torso runs on every gridworld through the one driver (tiny sizes).
+"""PPO with the CNN torso runs on the gridworlds through the one driver (tiny sizes).
 
 The same `marl-train env=<name> algo=ppo algo.network.torso=cnn` command for all of
 them: no environment-specific code in the algorithm. Learning on the large maps is a
@@ -14,14 +14,15 @@ import marl
 from marl.policy import load_run
 
 # coin_game's learning tests are in test_ppo_coin_game.py (its 3 x 3 grid suits the MLP).
-GRIDWORLDS = [n for n in ("coin_game", "gathering", "harvest", "cleanup") if n in marl.list_envs()]
+# Gathering and Harvest run on the same engine and observation code as Cleanup, so one
+# engine gridworld (the one with the most channels) covers them: each run is a CNN
+# compile of half a minute on a small CPU.
+GRIDWORLDS = [n for n in ("coin_game", "cleanup") if n in marl.list_envs()]
 # The statistic each game adds to the social metrics (see its docs page).
 GAME_METRIC = {
     "coin_game": "own_coin_proportion",
-    "gathering": "zap_rate",
-    "harvest": "zap_rate",
     "cleanup": "cleaning_rate",
-}
+}  # gathering and harvest: zap_rate
 TINY = (
     "algo=ppo",
     "algo.network.torso=cnn",
@@ -38,7 +39,7 @@ TINY = (
 
 
 @pytest.mark.parametrize("name", GRIDWORLDS)
-def test_cnn_ppo_trains_on_every_gridworld(tmp_path, name):
+def test_cnn_ppo_trains_on_coin_game_and_an_engine_gridworld(tmp_path, name):
     out = run(tmp_path, f"env={name}", "env.args.episode_length=3", *TINY)
     last = rows(out)[-1]
     assert np.isfinite(last["loss/policy"]) and np.isfinite(last["loss/value"])

@@ -1,5 +1,5 @@
 """Coin Game: moves on the torus, pickups and penalties, coin respawn, observations,
-episode metrics, and ENVS.md's reference points from scripted pairs."""
+episode metrics, and the reference points of docs/envs/coin_game.md from scripted pairs."""
 
 import functools
 import itertools
@@ -361,7 +361,7 @@ def test_rewards_are_pickups_and_penalties_only(
     np.testing.assert_array_equal(obs[..., [OWN_COIN, OTHER_COIN]].sum((1, 2, 3)), 1)
 
 
-# ---- reference points (ENVS.md): scripted pairs -------------------------------------------
+# ---- reference points (docs/envs/coin_game.md): scripted pairs ----------------------------
 @functools.cache  # the reference-point and egocentric tests share runs (and compiles)
 def _scripted_play(policy, egocentric=False, episodes=2000, length=50):
     """Per-step rewards, pickups and actions [episodes, length, 2] of a pair both playing
@@ -433,8 +433,8 @@ def test_a_pair_taking_only_its_own_coins_earns_about_035_per_step():
     per_agent = reward.mean((0, 1))
     exact = _exact_reward_per_step(own_coin_policy)
     # Tolerances: the Monte Carlo mean of 2000 episodes has a standard error of ~0.0015;
-    # we allow 5 of them around the exact value (0.336 under these rules). ENVS.md's "~0.35"
-    # is a rounded figure: the exact value is within 0.02 of it.
+    # we allow 5 of them around the exact value (0.336 under these rules). The docs' "~0.35"
+    # (docs/envs/coin_game.md) is a rounded figure: the exact value is within 0.02 of it.
     spread = reward.mean(1).std(0) / np.sqrt(reward.shape[0])
     np.testing.assert_allclose(per_agent, exact, atol=5 * spread.max())
     assert abs(exact - 0.35) < 0.02

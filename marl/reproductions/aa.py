@@ -1,4 +1,4 @@
-"""Advantage Alignment reproductions (Duque et al., ICLR 2025), run by scripts/reproduce.py.
+"""Advantage Alignment reproductions (Duque et al., ICLR 2025), run by marl-reproduce.
 
 - `aa_ipd`: AA versus naive policy gradient (the same learner with beta = 0) in self-play
   on the IPD, 8 seeds vmapped. Per seed, from the trained policy: P(C | state) for the
@@ -23,16 +23,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from experiment_runs import train_experiment  # noqa: E402 (scripts/ is on sys.path)
 
 import marl  # noqa: E402
 from marl.algos.lola import STATES  # noqa: E402
 from marl.evaluate import evaluate  # noqa: E402
 from marl.policy import from_agent_rule, load_run, mix  # noqa: E402
+from marl.reproductions.runs import train_experiment  # noqa: E402
 from marl.rollout import policy_rollout  # noqa: E402
 from marl.scripted import scripted_policy  # noqa: E402
 
-# The issue's targets for AA on the IPD, each to hold in at least 7 of 8 seeds.
+# This reproduction's targets for AA on the IPD, each to hold in at least 7 of 8 seeds.
 IPD_TARGETS = {
     "p_cooperate_start": (">", 0.9),
     "p_cooperate_CC": (">", 0.9),
@@ -207,7 +207,7 @@ def aa_harvest(out: Path, quick: bool) -> dict:
     return results
 
 
-# The issue's targets for PAA on the Coin Game (rewards per step of the game's own rewards).
+# This reproduction's targets for PAA on the Coin Game (rewards per step of the game's own rewards).
 COIN_TARGETS = {
     "paa_self_play": 0.2,  # PAA self-play reward per step at least this
     "margin_over_ppo": 0.15,  # and at least this much above PPO self-play
@@ -289,7 +289,7 @@ def aa_coin_game(out: Path, quick: bool) -> dict:
     }
 
     ax = _reward_curves(curves, "Coin Game self-play: PAA vs PPO")
-    ax.axhline(0.336, color="grey", lw=0.8, ls=":")  # a scripted own-coin pair (ENVS.md)
+    ax.axhline(0.336, color="grey", lw=0.8, ls=":")  # own-coin pair (docs/envs/coin_game.md)
     ax.axhline(COIN_TARGETS["paa_self_play"], color="tab:red", lw=0.8, ls="--")
     _save(ax.figure, out / "reward_per_step.png")
     return results

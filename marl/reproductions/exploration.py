@@ -1,10 +1,11 @@
 """Exploration versus cooperation: a vmapped sweep over exploration x dilemma x sharing.
 
-`python scripts/reproduce.py exploration_vs_cooperation [--out DIR] [--quick] [--env harvest]`
+`marl-reproduce exploration_vs_cooperation [--out DIR] [--quick] [--env harvest]`
 
 The Weng & Lee (arXiv 2601.05509) question: does cooperation collapse as exploration
 grows when every agent shares one Q-network, and do grouped or independent learners
-resist? This file holds the presets and the figures; the training is marl-train's: each
+resist? This module holds the presets and reads the runs (the figures are in
+exploration_figures.py); the training is marl-train's: each
 sharing mode is one run of the driver whose in-program sweep (`sweep:` over the env
 param, Dr = `dilemma`, and the exploration start, tau_init = `algo.explore_start`) trains
 every (Dr, tau_init, seed) cell in one compiled program (the mode sets the parameter
@@ -49,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marl.config import ConfigError
+from marl.reproductions.exploration_figures import harvest_figures, spd_figures
 from marl.train import compose, prepare, train
 from marl.training.checkpoint import Checkpointer
 
@@ -437,93 +439,7 @@ def mean_table(spec: Sweep, rows: list[dict]) -> list[dict]:
     return table
 
 
-# ---- figures --------------------------------------------------------------------------
-def _band(ax, spec, rows, sharing, metric, where):
-    """Mean over seeds against B, with the min-max band; one line."""
-    chosen = [r for r in rows if r["sharing"] == sharing and where(r)]
-    b = sorted({r["B"] for r in chosen})
-    values = [np.array([r[metric] for r in chosen if r["B"] == x]) for x in b]
-    mean = np.array([v.mean() for v in values])
-    line = ax.plot(b, mean, "o-", label=sharing)[0]
-    ax.fill_between(
-        b, [v.min() for v in values], [v.max() for v in values], color=line.get_color(), alpha=0.2
-    )
-
-
-def spd_figures(spec: Sweep, rows: list[dict], modes: dict, out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    dilemmas = sorted({r["Dr"] for r in rows})
-    fig, axes = plt.subplots(1, len(dilemmas), figsize=(4 * len(dilemmas), 3.6), sharey=True)
-    axes = np.atleast_1d(axes)
-    for ax, dr in zip(axes, dilemmas, strict=True):
-        for sharing in spec.sharing:
-            _band(ax, spec, rows, sharing, "cooperation", lambda r, dr=dr: r["Dr"] == dr)
-        ax.set(title=f"Dr = {dr:.2f}", xlabel="exploration intensity B", ylim=(-0.02, 1.02))
-    axes[0].set_ylabel("cooperation rate (evaluation)")
-    axes[-1].legend(fontsize=8)
-    fig.suptitle(f"Spatial PD, Boltzmann DQN: mean and min-max over {spec.seeds} seeds", y=1.0)
-    fig.tight_layout()
-    fig.savefig(out / "cooperation_vs_B.png", dpi=120)
-    plt.close(fig)
-
-    middle = min(dilemmas, key=lambda d: abs(d - 0.25))
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for sharing in spec.sharing:
-        _band(ax, spec, rows, sharing, "q_gap_all_c", lambda r: r["Dr"] == middle)
-    ax.axhline(0.0, color="grey", lw=0.8, ls=":")
-    ax.set(
-        xlabel="exploration intensity B",
-        ylabel="Q(C) - Q(D), all-cooperate state",
-        title=f"Action-value gap at Dr = {middle:.2f}",
-    )
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "q_gap_vs_B.png", dpi=120)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(1, len(modes), figsize=(4 * len(modes), 3.4), sharey=True)
-    axes = np.atleast_1d(axes)
-    cells = spec.cells()
-    for ax, (sharing, mode) in zip(axes, modes.items(), strict=True):
-        steps = mode["chunk_steps"] * (1 + np.arange(mode["curves"].shape[1]))
-        for start in spec.explore_starts:
-            chosen = [i for i, (v, s, _) in enumerate(cells) if v == middle and s == start]
-            ax.plot(steps, mode["curves"][chosen].mean(0), label=f"tau_init {start}")
-        ax.axvline(mode["learning_stops"], color="grey", lw=0.8, ls=":")
-        ax.set(title=f"{sharing}, Dr = {middle:.2f}", xlabel="env step", ylim=(-0.02, 1.02))
-    axes[0].set_ylabel("cooperation rate (chunk mean)")
-    axes[-1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "cooperation_curves.png", dpi=120)
-    plt.close(fig)
-    return ["cooperation_vs_B.png", "q_gap_vs_B.png", "cooperation_curves.png"]
-
-
-def harvest_figures(spec: Sweep, rows: list[dict], out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = ("efficiency", "sustainability", "peace")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.4))
-    for ax, metric in zip(axes, metrics, strict=True):
-        for sharing in spec.sharing:
-            _band(ax, spec, rows, sharing, metric, lambda r: True)
-        ax.set(xlabel="exploration intensity B (mean epsilon)", ylabel=metric)
-    axes[-1].legend(fontsize=8)
-    fig.suptitle(f"Commons Harvest, epsilon-greedy DQN: mean and min-max over {spec.seeds} seeds")
-    fig.tight_layout()
-    fig.savefig(out / "harvest_vs_epsilon.png", dpi=120)
-    plt.close(fig)
-    return ["harvest_vs_epsilon.png"]
-
-
-# ---- the reproduce.py entry -------------------------------------------------------------
+# ---- the marl-reproduce entry ----------------------------------------------------------
 def exploration_vs_cooperation(
     out: Path,
     quick: bool,
@@ -531,7 +447,7 @@ def exploration_vs_cooperation(
     seeds: int | None = None,
     sharing: str | None = None,
 ) -> dict:
-    """The benchmark for reproduce.py: the preset for `env` (spatial_pd or harvest), with
+    """The benchmark for marl-reproduce: the preset for `env` (spatial_pd or harvest), with
     optionally another number of seeds or a comma-separated subset of its sharing modes."""
     spec = exploration_spec(quick, env, seeds, sharing)
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
@@ -542,7 +458,7 @@ def exploration_spec(
     quick: bool, env: str = "spatial_pd", seeds: int | None = None, sharing: str | None = None
 ) -> Sweep:
     """The sweep `exploration_vs_cooperation` runs, or ConfigError for a bad choice;
-    reproduce.py calls it before creating any folder."""
+    marl-reproduce calls it before creating any folder."""
     if (env, quick) not in PRESETS:
         choices = sorted({name for name, _ in PRESETS})
         raise ConfigError(f"exploration_vs_cooperation: --env {env!r}; choose from {choices}")
