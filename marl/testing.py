@@ -209,8 +209,8 @@ def check_invalid_actions_refused(env, params) -> None:
 
 def check_params_refused(env, params) -> None:
     """Non-finite float params and negative integer params are refused at `reset` and
-    `step` outside jit (every integer param counts something), though `params.replace`
-    bypasses `marl.make`."""
+    `step` outside jit (every integer param counts something; bool params are switches
+    and not tried), though `params.replace` bypasses `marl.make`."""
     _, state = env.reset(jax.random.key(0), params)
     actions = jnp.zeros(env.num_agents, jnp.int32)
     calls = {
@@ -219,6 +219,8 @@ def check_params_refused(env, params) -> None:
     }
     for field in dataclasses.fields(params):
         leaf = getattr(params, field.name)
+        if leaf.dtype == jnp.bool_:
+            continue  # a switch: every value is valid
         floating = jnp.issubdtype(leaf.dtype, jnp.floating)
         for value in (np.nan, np.inf) if floating else (-1,):
             bad = params.replace(**{field.name: jnp.full_like(leaf, value)})

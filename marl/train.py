@@ -253,34 +253,39 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
     say = (
         (lambda text: print(f"marl-train: {text}", file=sys.stderr)) if writer else (lambda _: None)
     )
-    say(f"run folder {run_dir}")
-    say("compiling the training program...")
-    program = Program.build(members, sizes.updates_per_chunk, cfg.seed, cfg.compiler_options)
-    say(f"compiled in {program.compile_s:.1f} s")
-    place, state, values = program.place, program.state, program.values
-    # Checkpoints hold the members only, not the padding: a run resumes on any device count.
-    real = lambda tree: jax.tree.map(lambda x: x[: members.size], tree)  # noqa: E731
-    padded = place.padded != members.size
-    start, failed = 0, {}
-    if cfg.resume:
-        if checkpoints.latest() is None:
-            raise CheckpointMismatch(f"resume: no checkpoint in {run_dir / 'checkpoints'}")
-        restored, meta = checkpoints.restore_intact(real(state) if padded else state)
-        if _comparable(meta["config"]) != _comparable(stored):
-            raise CheckpointMismatch(
-                f"resume: the checkpoint in {run_dir} was made with a different config"
-            )
-        # Restored onto one device: back into the program's slots and shardings.
-        state = restored if place.members is None else program.place_members(restored)
-        start = meta["chunk"] + 1
-        failed = {int(k): v for k, v in meta.get("failed_cells", {}).items()}
-    rows = read_rows(run_dir / "metrics.jsonl", start)
-    if writer:
-        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
-        if members.sweep is not None:
-            write_sweep_json(run_dir, members, place)
-    run_chunk, compile_s, leaf_names = program.run_chunk, program.compile_s, program.leaf_names
+    try:  # a run that fails before its first chunk closes its wandb run as failed
+        say(f"run folder {run_dir}")
+        say("compiling the training program...")
+        program = Program.build(members, sizes.updates_per_chunk, cfg.seed, cfg.compiler_options)
+        say(f"compiled in {program.compile_s:.1f} s")
+        place, state, values = program.place, program.state, program.values
+        # Checkpoints hold the members only, not the padding: a run resumes on any device count.
+        real = lambda tree: jax.tree.map(lambda x: x[: members.size], tree)  # noqa: E731
+        padded = place.padded != members.size
+        start, failed = 0, {}
+        if cfg.resume:
+            if checkpoints.latest() is None:
+                raise CheckpointMismatch(f"resume: no checkpoint in {run_dir / 'checkpoints'}")
+            restored, meta = checkpoints.restore_intact(real(state) if padded else state)
+            if _comparable(meta["config"]) != _comparable(stored):
+                raise CheckpointMismatch(
+                    f"resume: the checkpoint in {run_dir} was made with a different config"
+                )
+            # Restored onto one device: back into the program's slots and shardings.
+            state = restored if place.members is None else program.place_members(restored)
+            start = meta["chunk"] + 1
+            failed = {int(k): v for k, v in meta.get("failed_cells", {}).items()}
+        rows = read_rows(run_dir / "metrics.jsonl", start)
+        if writer:
+            (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+            (run_dir / "config.yaml").write_text(yaml.safe_dump(stored, sort_keys=False))
+            if members.sweep is not None:
+                write_sweep_json(run_dir, members, place)
+        run_chunk, compile_s, leaf_names = program.run_chunk, program.compile_s, program.leaf_names
+    except BaseException:
+        if wandb_run is not None:
+            wandb_run.finish(exit_code=1)
+        raise
 
     per_chunk = sizes.steps_per_chunk * members.size  # env steps over every member
     logger = Logger(
