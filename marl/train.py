@@ -247,9 +247,7 @@ def _run(cfg: RunConfig, members: Members, sizes: Plan, run_dir: Path, writer: b
         return
 
     # wandb first: an online login that fails should fail before a long compile.
-    wandb_run = (
-        start_wandb(cfg, run_dir) if writer and cfg.wandb.resolved_mode() != "disabled" else None
-    )
+    wandb_run = start_wandb(cfg, run_dir, writer)
     say = (
         (lambda text: print(f"marl-train: {text}", file=sys.stderr)) if writer else (lambda _: None)
     )

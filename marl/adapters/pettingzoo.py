@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from marl.env import Env
+from marl.spaces import Discrete
 
 try:
     import gymnasium
@@ -29,8 +30,8 @@ except ImportError as err:  # pragma: no cover - the message is the point
     ) from err
 
 
-def _gymnasium_space(space, kind: str):
-    if kind == "action":
+def _gymnasium_space(space):
+    if isinstance(space, Discrete):
         return gymnasium.spaces.Discrete(space.n)
     return gymnasium.spaces.Box(space.low, space.high, space.shape, np.dtype(space.dtype))
 
@@ -48,8 +49,8 @@ class PettingZooView(ParallelEnv):
         self.possible_agents = [f"agent_{i}" for i in range(env.num_agents)]
         self.agents: list[str] = []
         self._spaces = {
-            "observation": _gymnasium_space(env.observation_space(self.params), "observation"),
-            "action": _gymnasium_space(env.action_space(self.params), "action"),
+            "observation": _gymnasium_space(env.observation_space(self.params)),
+            "action": _gymnasium_space(env.action_space(self.params)),
         }
         self._reset = jax.jit(lambda key: env.reset(key, self.params))
         self._transition = jax.jit(self._transition_and_observe)

@@ -19,8 +19,11 @@ def _new_run_id() -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
 
 
-def start_wandb(cfg: RunConfig, run_dir: Path):
-    """`wandb.init` for this run, resuming the run folder's wandb run if it has one."""
+def start_wandb(cfg: RunConfig, run_dir: Path, writer: bool = True):
+    """`wandb.init` for this run, resuming the run folder's wandb run if it has one; None
+    where wandb is disabled or this process does not write the run folder."""
+    if not writer or cfg.wandb.resolved_mode() == "disabled":
+        return None
     import wandb  # imported only when used: it is slow to import
 
     id_file = run_dir / WANDB_ID
