@@ -5,7 +5,14 @@ every environment. The others read the memory-1 observation of the matrix games 
 over start, CC, CD, DC, DD, own action first); always_cooperate and always_defect also
 fit the spatial prisoner's dilemma, whose actions are 0 = C and 1 = D too. In the Coin Game
 always_cooperate walks to its own coins only and always_defect to the nearest coin of
-either colour (the bots of the opponent-shaping papers).
+either colour (the bots of the opponent-shaping papers). In the public goods game (SPGG)
+always_cooperate contributes everything and always_defect nothing (free-rides). The
+gridworld bots read one agent's egocentric window (marl/evaluation/bots.py says how each decides):
+- `greedy_eater` (Harvest, Cleanup, Gathering): walks the shortest path to the nearest apple.
+- `cleaner` (Cleanup): cleans waste in its beam, walks to waste, else heads for the river.
+- `cleaner_eater` (Cleanup): cleans while it sees waste, else eats.
+- `zapper` (Harvest, Cleanup, Gathering): zaps agents in its beam, chases them, else eats.
+- `sustainable_harvester` (Harvest): eats only apples with >= 3 others within radius 2.
 """
 
 from __future__ import annotations
@@ -19,8 +26,13 @@ import numpy as np
 from marl import plugins
 from marl.config import fail
 from marl.envs.coin_game import CoinGame, nearest_coin_policy, own_coin_policy
+from marl.envs.gridworld.cleanup import Cleanup
+from marl.envs.gridworld.gathering import Gathering
+from marl.envs.gridworld.harvest import Harvest
 from marl.envs.matrix import MatrixGame
 from marl.envs.spatial_pd import SpatialPD
+from marl.envs.spgg import SequentialPublicGoods
+from marl.evaluation import bots
 
 # Opponent's last action from the player's own view: start -> C, CC -> C, CD -> D, ...
 _OPPONENT_LAST = jnp.array([0, 0, 1, 0, 1], jnp.int32)
@@ -45,10 +57,15 @@ def _random(num_actions: int):
 
 # name -> environment types it understands (None: every environment)
 _SUPPORTED = {
-    "always_cooperate": (MatrixGame, SpatialPD, CoinGame),
-    "always_defect": (MatrixGame, SpatialPD, CoinGame),
+    "always_cooperate": (MatrixGame, SpatialPD, CoinGame, SequentialPublicGoods),
+    "always_defect": (MatrixGame, SpatialPD, CoinGame, SequentialPublicGoods),
     "tit_for_tat": (MatrixGame,),
     "random": None,
+    "greedy_eater": (Harvest, Cleanup, Gathering),
+    "cleaner": (Cleanup,),
+    "cleaner_eater": (Cleanup,),
+    "zapper": (Harvest, Cleanup, Gathering),
+    "sustainable_harvester": (Harvest,),
 }
 
 
@@ -85,6 +102,11 @@ def scripted_policy(name: str, env) -> Callable:
         raise ValueError(f"scripted policy {name!r} needs one of: {allowed}; got {env.name}")
     if name == "random":
         return _random(env.action_space(env.default_params).n)
+    if name in bots.BOTS:
+        return bots.BOTS[name](env)
+    if isinstance(base, SequentialPublicGoods):  # only the acting agent's choice counts
+        level = env.action_space(env.default_params).n - 1 if name == "always_cooperate" else 0
+        return lambda key, obs: jnp.asarray(level, jnp.int32)
     if isinstance(base, CoinGame):
         rule = own_coin_policy if name == "always_cooperate" else nearest_coin_policy
         return lambda key, obs: rule(obs)

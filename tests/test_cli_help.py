@@ -4,7 +4,7 @@
 import pytest
 
 from marl import bench, render_cli, report
-from marl.evaluate import main as eval_main
+from marl.evaluation.cli import main as eval_main
 from marl.reproductions import main as reproduce_main
 
 COMMANDS = {

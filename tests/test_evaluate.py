@@ -9,7 +9,7 @@ from training import run
 
 import marl
 from marl.config import ConfigError
-from marl.evaluate import evaluate, main, play_off, scripted
+from marl.evaluation.crossplay import evaluate, main, play_off, scripted
 from marl.policy import load
 from marl.rollout import policy_rollout
 
@@ -93,7 +93,7 @@ def test_bad_input_fails_clearly(lola_run, tmp_path, capsys):
         "total_steps=2",
         "algo.num_runs=2",
     )
-    with pytest.raises(ConfigError, match="cross-play needs the same game"):
+    with pytest.raises(ConfigError, match="--crossplay: .* was trained on stag_hunt"):
         evaluate(lola_run, crossplay=other)
     assert main([str(tmp_path / "missing")]) == 2
     assert "no config.yaml" in capsys.readouterr().err

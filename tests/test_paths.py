@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from marl import bench, render_cli, report
-from marl.evaluate import main as eval_main
+from marl.evaluation.cli import main as eval_main
 from marl.paths import check_writable
 from marl.reproductions import cli as reproduce
 

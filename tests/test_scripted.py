@@ -44,5 +44,12 @@ def test_unknown_or_unfit_policy_is_refused():
     env, _ = marl.make("spgg")
     with pytest.raises(ValueError, match="unknown scripted policy 'grim'; choose from"):
         scripted_policy("grim", env)
-    with pytest.raises(ValueError, match="always_defect.*needs one of: MatrixGame, SpatialPD"):
-        scripted_policy("always_defect", env)
+    with pytest.raises(ValueError, match="tit_for_tat.*needs one of: MatrixGame"):
+        scripted_policy("tit_for_tat", env)
+
+
+def test_public_goods_cooperators_contribute_everything_and_defectors_nothing():
+    env, params = marl.make("spgg", levels=4)
+    obs = jnp.zeros(env.observation_space(params).shape)
+    assert int(scripted_policy("always_cooperate", env)(None, obs)) == 4  # contribution 1
+    assert int(scripted_policy("always_defect", env)(None, obs)) == 0

@@ -7,7 +7,7 @@
   collective return, sustainability and apples left over training. The default is sized
   for a GPU; `--quick` runs a short-episode version in a few minutes on a CPU.
 - `aa_coin_game`: PAA versus PPO in self-play on the 3x3 Coin Game (50-step episodes),
-  several seeds vmapped; each run then evaluated (marl.evaluate) against the scripted
+  several seeds vmapped; each run then evaluated (marl.evaluation.crossplay) against the scripted
   always-defect and always-cooperate bots and in cross-play between its own seeds.
 """
 
@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 import marl  # noqa: E402
 from marl.algos.lola import STATES  # noqa: E402
-from marl.evaluate import evaluate  # noqa: E402
+from marl.evaluation.crossplay import evaluate  # noqa: E402
 from marl.policy import from_agent_rule, load_run, mix  # noqa: E402
 from marl.reproductions.runs import train_experiment  # noqa: E402
 from marl.rollout import policy_rollout  # noqa: E402
@@ -221,7 +221,7 @@ COIN_EVAL_QUICK = {"steps": 100, "num_envs": 8}
 
 
 def _coin_evaluation(run_dir: Path, quick: bool) -> dict:
-    """Evaluate every seed against the bots and the run's own seeds (marl.evaluate writes
+    """Evaluate every seed against the bots and the run's own seeds (marl.evaluation.crossplay writes
     eval.json and the eval.png heat map into run_dir/eval)."""
     settings = COIN_EVAL_QUICK if quick else COIN_EVAL
     result = evaluate(run_dir, against=",".join(COIN_BOTS), **settings)

@@ -10,7 +10,7 @@ import marl
 from marl.algos.lola_dice import LOLADiCE, LOLADiCEConfig, dice_objective, discounted_returns
 from marl.config import ConfigError
 from marl.envs.matrix import exact_values
-from marl.evaluate import evaluate
+from marl.evaluation.crossplay import evaluate
 from marl.networks import NetworkConfig
 from marl.train import setup
 

@@ -23,45 +23,24 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from marl.config import ConfigError
+from marl.evaluation.populations import (
+    Population,
+    check_same_game,
+    env_signature,
+    scripted,
+    trained,
+)
 from marl.paths import check_writable
-from marl.policy import Policy, TrainedRun, from_agent_rule, load_run, mix
+from marl.policy import load_run, mix
 from marl.rollout import policy_rollout
-from marl.scripted import names_for, scripted_policy
-
-
-@dataclass
-class Population:
-    """Policies that share code and differ in parameters: `make(states[i])` is member i."""
-
-    names: list[str]
-    make: Callable[[Any], Policy]
-    states: Any  # pytree with a leading member axis (len(names))
-    learner_slots: np.ndarray  # bool [A]: slots this policy was trained to play
-
-
-def trained(run: TrainedRun, label: str) -> Population:
-    learner = np.asarray(getattr(run.trainer, "learner", np.ones(run.env.num_agents, bool)))
-    return Population(
-        [f"{label}:seed{s}" for s in range(run.num_seeds)],
-        run.trainer.policy,
-        run.state,
-        learner,
-    )
-
-
-def scripted(name: str, env) -> Population:
-    policy = from_agent_rule(scripted_policy(name, env), env.num_agents)
-    return Population([name], lambda _: policy, jnp.zeros(1), np.ones(env.num_agents, bool))
+from marl.scripted import names_for
 
 
 def play_off(env, params, rows: Population, cols: Population, key, num_envs: int, steps: int):
@@ -86,17 +65,6 @@ def play_off(env, params, rows: Population, cols: Population, key, num_envs: int
     grid = jax.vmap(jax.vmap(cell, (None, 0)), (0, None))
     focal, others = jax.jit(grid)(rows.states, cols.states)
     return np.asarray(focal), np.asarray(others)
-
-
-def _check_compatible(first: TrainedRun, second: TrainedRun) -> None:
-    a, b = first.config["env"], second.config["env"]
-    if (a["name"], a.get("preset"), a.get("args")) != (b["name"], b.get("preset"), b.get("args")):
-        raise ConfigError(
-            f"--crossplay: {second.run_dir} was trained on {b['name']} "
-            f"(preset {b.get('preset')}, args {b.get('args')}), but {first.run_dir} on "
-            f"{a['name']} (preset {a.get('preset')}, args {a.get('args')}); cross-play needs "
-            f"the same game"
-        )
 
 
 def parse_against(text: str | None, env) -> list[str]:
@@ -129,7 +97,7 @@ def evaluate(
     runs = [load_run(run_dir)]
     if crossplay is not None:
         runs.append(load_run(crossplay))
-        _check_compatible(runs[0], runs[1])
+        check_same_game(runs[1], env_signature(runs[0].config["env"]), "--crossplay")
     env, params = runs[0].env, runs[0].env_params
     names = parse_against(against, env)
     labels = ["run"] if len(runs) == 1 else ["run", "crossplay"]
@@ -221,7 +189,3 @@ def main(argv: list[str] | None = None) -> int:
     for name, values in zip(result["rows"], result["focal_reward_per_step"], strict=True):
         print(f"{name:<16}" + "".join(f"{v:>{width + 2}.3f}" for v in values))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,2 @@
+"""Evaluation beyond training curves: scenarios, leagues, alpha-Rank, Shapley
+contributions and Schelling diagrams (docs/evaluation.md)."""
