@@ -11,7 +11,7 @@ from training import run
 
 import marl
 from marl.config import ConfigError
-from marl.evaluation import scenarios, schelling, shapley
+from marl.evaluation import ranking, scenarios, schelling, shapley
 from marl.evaluation.cli import main
 from marl.evaluation.episodes import EpisodePlayer, episode_steps
 from marl.evaluation.league import League, LeagueTable, play_league
@@ -108,6 +108,26 @@ def test_n_player_league_puts_k_focal_copies_against_the_background():
     # Two contributors with one free-rider: each contributor earns 0.6 * 2 = 1.2 per game.
     np.testing.assert_allclose(table.mean[0, 1], 1.2 / steps, atol=1e-6)
     np.testing.assert_allclose(table.background[0, 1].mean(), (1 + 1.2) / steps, atol=1e-6)
+
+
+def test_alpharank_of_a_league_and_the_adaptive_sampler(ipd, tmp_path):
+    env, params = ipd
+    pops = [scripted(n, env) for n in (AD, AC, "random")]
+    league = League(env, params, pops, steps=10)
+    table = play_league(league, {"name": "ipd"}, episodes=4)
+    report = ranking.league_report(table, tmp_path, n_boot=20)
+    assert [r["member"] for r in report["ranking"]][0] == AD
+    found = ranking.adaptive(league, table, tmp_path, delta=0.1, max_episodes=6000)
+    # No two members tie, so every edge resolves; defection beats both, and random play
+    # exploits a cooperator (the arrows point to the fitter mutant).
+    assert found["resolved"], found["unresolved_edges"]
+    assert {(AC, AD), ("random", AD), (AC, "random")} == {tuple(a) for a in found["arrows"]}
+    # Adaptive: the easy edge (a gap of 3 per step) needs fewer episodes than the hard one.
+    counts = found["episodes_per_entry"]
+    assert counts[f"{AD} vs {AC}"] < counts[f"{AC} vs random"]
+    assert (tmp_path / "adaptive.json").exists()
+    with pytest.raises(ConfigError, match="alpha must be > 0"):
+        ranking.league_report(table, tmp_path, alpha=-1.0)
 
 
 # ---- Shapley values ----------------------------------------------------------------------
@@ -232,7 +252,15 @@ def test_command_line_league_and_its_errors(tmp_path, capsys):
         == 0
     )
     assert (tmp_path / "sc" / "scenario.json").exists()
+    assert main(["alpharank", str(out), "--bootstrap", "20"]) == 0
+    report = json.loads((out / "alpharank.json").read_text())
+    assert report["ranking"][0]["member"] == AD  # defection invades cooperation
+    assert (out / "response_graph.png").exists() and (out / "alpha_sweep.png").exists()
     capsys.readouterr()
+    assert main(["alpharank", str(out), "--alpha", "0"]) == 2
+    assert "--alpha must be > 0" in capsys.readouterr().err
+    assert main(["alpharank", str(tmp_path)]) == 2
+    assert "holds no league" in capsys.readouterr().err
     assert main(["league", f"scripted:{AD}", f"scripted:{AC}", "--out", str(tmp_path)]) == 2
     assert "give the game with --env" in capsys.readouterr().err
     assert (

@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 import jax
-import numpy as np
 
 from marl.config import ConfigError
 from marl.paths import check_writable
@@ -104,52 +103,38 @@ def league_command(args) -> int:
     table = play_league(league, config, args.episodes)
     table.save(out)
     print(f"league of {len(table.names)} members, {args.episodes} episodes per entry -> {out}")
-    if args.adaptive:
-        adaptive(league, table, out, args)
+    if args.adaptive is not None:
+        from marl.evaluation import ranking
+
+        found = ranking.adaptive(league, table, out, args.adaptive, args.max_episodes)
+        print(
+            f"ResponseGraphUCB: {len(found['unresolved_edges'])} unresolved edges after "
+            f"{found['total_episodes']} more episodes -> {out / 'adaptive.json'}"
+        )
     return 0
 
 
-def adaptive(league, table, out: Path, args) -> None:
-    """ResponseGraphUCB on top of a played league: plays more of the unresolved entries."""
-    from marl.evaluation import alpharank
-
-    m = len(table.names)
-    low, high = float(table.focal.min()), float(table.focal.max())
-    result = alpharank.response_graph_ucb(
-        league.entry_sampler(args.episodes),
-        (m,),
-        delta=args.adaptive,
-        batch=1,
-        max_samples=args.max_episodes,
-        payoff_range=(low - 0.1 * (high - low + 1e-9), high + 0.1 * (high - low + 1e-9)),
-    )
-    summary = alpharank.ucb_summary(result, table.names)
-    (out / "adaptive.json").write_text(json.dumps(summary, indent=2))
-    print(
-        f"ResponseGraphUCB: {summary['unresolved_edges']} unresolved edges after "
-        f"{summary['total_samples']} sampled episodes -> {out / 'adaptive.json'}"
-    )
-
-
 def alpharank_command(args) -> int:
-    from marl.evaluation import alpharank
+    from marl.evaluation import ranking
     from marl.evaluation.league import LeagueTable
 
-    table = LeagueTable.load(args.league)
     if args.alpha is not None and not args.alpha > 0:
         raise ConfigError(f"--alpha must be > 0; got {args.alpha}")
+    table = LeagueTable.load(args.league)
     out = check_writable(args.out or Path(args.league), folder=True)
-    report = alpharank.report(
-        table.mean,
-        table.focal,
-        table.names,
-        alpha=args.alpha,
-        m=args.population_size,
-        n_boot=args.bootstrap,
-        out=out,
+    report = ranking.league_report(
+        table,
+        out,
+        args.alpha,
+        args.population_size,
+        args.bootstrap,
+        local_selection=args.selection == "local",
     )
     (out / "alpharank.json").write_text(json.dumps(report, indent=2))
-    print(f"alpha-Rank (alpha = {report['alpha']:g}) -> {out / 'alpharank.json'}")
+    print(
+        f"alpha-Rank (alpha = {report['alpha']:g}, {report['alpha_from']}) -> "
+        f"{out / 'alpharank.json'}"
+    )
     for row in report["ranking"]:
         print(
             f"  {row['rank']:>2}. {row['member']:<24} pi = {row['pi']:.3f}  "
@@ -179,7 +164,8 @@ def shapley_command(args) -> int:
     result.update(env=config, member=args.member, baseline=args.baseline)
     out.mkdir(parents=True, exist_ok=True)
     (out / "shapley.json").write_text(json.dumps(result, indent=2))
-    shapley_figure(result, out / "shapley.png")
+    title = f"{config['name']}: {args.member}, baseline {args.baseline}"
+    shapley.plot({Path(args.member).name: result}, out / "shapley.png", title)
     print(
         f"Shapley values ({result['method']}) of {args.member} against baseline "
         f"{args.baseline} -> {out}"
@@ -187,27 +173,6 @@ def shapley_command(args) -> int:
     for i, (v, se) in enumerate(zip(result["shapley"], result["se"], strict=True)):
         print(f"  agent {i}: {v:9.3f} +- {se:.3f}")
     return 0
-
-
-def shapley_figure(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    values, se = np.asarray(result["shapley"]), np.asarray(result["se"])
-    fig, ax = plt.subplots(figsize=(1.5 + 0.6 * len(values), 3.4))
-    ax.bar(range(len(values)), values, yerr=1.96 * se, color="tab:green", capsize=3)
-    ax.set_xticks(range(len(values)), [f"agent {i}" for i in range(len(values))], fontsize=8)
-    ax.set_ylabel("Shapley value (collective return)")
-    ax.set_title(
-        f"{result['env']['name']}: {Path(result['member']).name} vs baseline {result['baseline']}",
-        fontsize=9,
-    )
-    ax.axhline(0, color="black", lw=0.5)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def schelling_command(args) -> int:
@@ -281,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=None, help="default: the large-alpha limit")
     p.add_argument("--population-size", type=int, default=50, help="m of the paper")
     p.add_argument("--bootstrap", type=int, default=200, help="resamples for rank intervals")
+    p.add_argument(
+        "--selection",
+        default="local",
+        choices=("local", "population"),
+        help="fitness against the current opponent, or the population's state",
+    )
     p.add_argument("--out", type=Path, default=None, help="default: the league folder")
 
     p = sub.add_parser("shapley", help="Shapley values of each slot's contribution")

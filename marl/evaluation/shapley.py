@@ -149,3 +149,27 @@ def shapley(game: CoalitionGame, method: str = "auto", orders: int = 64) -> Shap
     if method == "exact" or (method == "auto" and game.n <= MAX_EXACT):
         return exact(game)
     return monte_carlo(game, orders)
+
+
+def plot(results: dict[str, dict], path, title: str) -> None:
+    """Bars of each agent's Shapley value (95% CI) for each labelled result (`to_json`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(next(iter(results.values()))["shapley"])
+    width = 0.8 / len(results)
+    fig, ax = plt.subplots(figsize=(2 + 0.9 * n * len(results) ** 0.5, 3.4))
+    for k, (label, result) in enumerate(results.items()):
+        x = np.arange(n) + (k - (len(results) - 1) / 2) * width
+        se = 1.96 * np.asarray(result["se"])
+        ax.bar(x, result["shapley"], width, yerr=se, capsize=3, label=label)
+    ax.set_xticks(range(n), [f"agent {i}" for i in range(n)], fontsize=8)
+    ax.set_ylabel("Shapley value (collective return)")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -221,8 +221,9 @@ COIN_EVAL_QUICK = {"steps": 100, "num_envs": 8}
 
 
 def _coin_evaluation(run_dir: Path, quick: bool) -> dict:
-    """Evaluate every seed against the bots and the run's own seeds (marl.evaluation.crossplay writes
-    eval.json and the eval.png heat map into run_dir/eval)."""
+    """Evaluate every seed against the bots and the run's own seeds
+    (marl.evaluation.crossplay writes eval.json and the eval.png heat map into
+    run_dir/eval)."""
     settings = COIN_EVAL_QUICK if quick else COIN_EVAL
     result = evaluate(run_dir, against=",".join(COIN_BOTS), **settings)
     focal = np.asarray(result["focal_reward_per_step"])  # [seed, bot + seed]

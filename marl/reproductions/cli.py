@@ -3,7 +3,8 @@
 Each reproduction runs `marl.train.train` (the one driver) with a shipped experiment
 config, then writes `summary.json` and figures into DIR. The options and DIR (writable,
 or creatable) are checked before any folder is created or anything trains. Available:
-lola_ipd, aa_ipd, aa_coin_game, aa_harvest, exploration_vs_cooperation (options: `--help`).
+lola_ipd, aa_ipd, aa_coin_game, aa_harvest, exploration_vs_cooperation, evaluation_demo
+(options: `--help`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np  # noqa: E402
 from marl.algos.lola import STATES  # noqa: E402
 from marl.paths import check_writable  # noqa: E402
 from marl.reproductions.aa import aa_coin_game, aa_harvest, aa_ipd  # noqa: E402
+from marl.reproductions.evaluation_demo import evaluation_demo  # noqa: E402
 from marl.reproductions.exploration import (  # noqa: E402
     exploration_spec,
     exploration_vs_cooperation,
@@ -101,6 +103,7 @@ def lola_ipd(out: Path, quick: bool) -> dict:
 REPRODUCTIONS = {"lola_ipd": lola_ipd}
 REPRODUCTIONS.update(aa_ipd=aa_ipd, aa_harvest=aa_harvest, aa_coin_game=aa_coin_game)
 REPRODUCTIONS["exploration_vs_cooperation"] = exploration_vs_cooperation
+REPRODUCTIONS["evaluation_demo"] = evaluation_demo
 # Checks of a reproduction's options, (quick, **options) -> raises ConfigError: run before
 # any folder is created, so a bad choice leaves nothing behind.
 CHECKS = {"exploration_vs_cooperation": exploration_spec}
