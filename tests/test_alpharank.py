@@ -1,5 +1,6 @@
-"""alpha-Rank (marl/evaluation/alpharank.py): known answers, OpenSpiel agreement, and the
-incomplete-information tools (bootstrap, ResponseGraphUCB). numpy only; no JAX."""
+"""alpha-Rank (marl/evaluation/alpharank.py): known answers, OpenSpiel agreement, the
+incomplete-information tools (bootstrap, ResponseGraphUCB; marl/evaluation/incomplete.py)
+and the figures (marl/evaluation/response_graph.py). numpy only; no JAX."""
 
 import numpy as np
 import pytest
@@ -7,15 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from marl.evaluation.alpharank import (
-    AlphaRankResult,
-    alpharank,
-    bootstrap,
-    plot_alpha_sweep,
-    plot_response_graph,
-    response_graph_ucb,
-    sweep_alpha,
-)
+from marl.evaluation.alpharank import AlphaRankResult, alpharank, sweep_alpha
+from marl.evaluation.incomplete import bootstrap, response_graph_ucb
+from marl.evaluation.response_graph import plot_alpha_sweep, plot_response_graph
 
 RPS = np.array([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]])
 # Prisoner's Dilemma, row player's payoffs, strategies (C, D): CC 3, CD 0, DC 4, DD 1.
@@ -323,6 +318,18 @@ def test_response_graph_ucb_single_population_and_budget():
     tiny = response_graph_ucb(_bernoulli_sampler([wins], 0), (3,), batch=20, max_samples=100)
     assert not tiny.resolved and tiny.unresolved
     assert tiny.total_samples < 100 + 6 * 20  # stops at the first round past the budget
+
+
+def test_response_graph_ucb_declares_exact_ties_within_the_margin():
+    tied = np.array([[0.5, 0.5, 0.9], [0.5, 0.5, 0.9], [0.1, 0.1, 0.5]])  # 0 and 1 play alike
+    sampler = lambda: _bernoulli_sampler([tied], 0)
+    paper = response_graph_ucb(sampler(), (3,), batch=20, max_samples=4000)
+    assert paper.unresolved == [(0, 1, 0)]  # the paper's rule samples a tie until broke
+    with_margin = response_graph_ucb(sampler(), (3,), batch=20, tie_margin=0.3)
+    assert with_margin.resolved and with_margin.ties == [(0, 1, 0)]
+    assert sorted(with_margin.arrows()) == [(2, 0), (2, 1)]  # ties draw no arrow
+    with pytest.raises(ValueError, match="tie_margin must be >= 0"):
+        response_graph_ucb(sampler(), (3,), tie_margin=-1.0)
 
 
 # --------------------------------------------------------------------------- figures

@@ -279,3 +279,33 @@ def test_command_line_league_and_its_errors(tmp_path, capsys):
         == 2
     )
     assert "'nope' is not a scripted policy for ipd" in capsys.readouterr().err
+
+
+# ---- the reproduction ----------------------------------------------------------------------
+def test_evaluation_demo_runs_every_evaluation(tmp_path, monkeypatch):
+    from marl.reproductions import cli as reproduce
+    from marl.reproductions import evaluation_demo as demo
+
+    # Toy sizes: one trained IPD population (the LOLA config of the fixture above, so its
+    # program is compiled once), bots-only Coin Game league, no gridworld (its bots have
+    # their own tests).
+    monkeypatch.setattr(demo, "IPD_RUNS", {"lola": ["+experiment=lola_ipd", "algo.num_runs=4"]})
+    monkeypatch.setattr(demo, "COIN_RUNS", {})
+    monkeypatch.setitem(demo.QUICK_STEPS, "ipd_lola", 200)
+    monkeypatch.setattr(demo, "SCHELLING", {"spgg": ("always_cooperate", "always_defect")})
+    monkeypatch.setattr(demo, "SCENARIOS", {"ipd_among_reciprocators": "run:ipd_lola"})
+    assert reproduce.main(["evaluation_demo", "--quick", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "summary.json").read_text())["results"]
+    assert results["league_ipd"]["members"][:2] == ["ipd_lola:seed0", "ipd_lola:seed1"]
+    assert results["league_ipd"]["alpharank"]["ranking"][0]["member"] == "always_defect"
+    assert results["league_ipd_bots"]["adaptive"]["total_episodes"] > 0
+    assert set(results["shapley_spgg"]) == {"ppo", "always_cooperate"}
+    assert results["schelling"]["spgg"]["social_dilemma"]
+    assert results["scenarios"]["ipd_among_reciprocators"]["focal_per_capita_return"] > -150
+    for figure in (
+        "league_ipd/response_graph.png",
+        "league_coin_game/league.png",
+        "shapley/shapley.png",
+        "schelling_spgg/schelling.png",
+    ):
+        assert (tmp_path / figure).exists(), figure

@@ -4,9 +4,10 @@ A league's payoff table (focal reward per step, member i against member j) is th
 single-population table of alpha-Rank (`marl.evaluation.alpharank`). The report holds:
 the sweep over alpha with the chosen large-alpha limit (or the given alpha), the stationary
 distribution and ranking there, bootstrap rank intervals from the league's per-episode
-samples (incomplete information), the infinite-alpha ranking, and two figures. `adaptive`
-runs ResponseGraphUCB on a live league: it plays more episodes of the entries whose
-response-graph edges are still uncertain.
+samples (incomplete information, `marl.evaluation.incomplete`), the infinite-alpha ranking,
+and two figures (`marl.evaluation.response_graph`). `adaptive` runs ResponseGraphUCB on a
+live league: it plays more episodes of the entries whose response-graph edges are still
+uncertain.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import numpy as np
 
 from marl.config import ConfigError
 from marl.evaluation import alpharank as ar
+from marl.evaluation.incomplete import bootstrap, response_graph_ucb
 from marl.evaluation.league import League, LeagueTable
+from marl.evaluation.response_graph import plot_alpha_sweep, plot_response_graph
 
 
 def league_report(
@@ -43,7 +46,7 @@ def league_report(
     sweep = ar.sweep_alpha(table.mean, m=m, local_selection=local_selection, labels=names)
     chosen = sweep.chosen_alpha if alpha is None else float(alpha)
     point = ar.alpharank(table.mean, chosen, m=m, local_selection=local_selection, labels=names)
-    boot = ar.bootstrap(
+    boot = bootstrap(
         table.focal,
         n_boot,
         alpha=chosen,
@@ -56,8 +59,8 @@ def league_report(
         table.mean, None, m=m, local_selection=local_selection, inf_alpha=True, labels=names
     )
     out.mkdir(parents=True, exist_ok=True)
-    ar.plot_alpha_sweep(sweep, out / "alpha_sweep.png")
-    ar.plot_response_graph(point, names, out / "response_graph.png", pi=point.pi)
+    plot_alpha_sweep(sweep, out / "alpha_sweep.png")
+    plot_response_graph(point, names, out / "response_graph.png", pi=point.pi)
     rows = []
     for position, k in enumerate(point.ranking):
         rows.append(
@@ -107,18 +110,25 @@ def adaptive(
     delta: float = 0.1,
     max_episodes: int = 20000,
     episodes_per_round: int = 8,
+    tie_margin: float | None = None,
 ) -> dict:
-    """ResponseGraphUCB over the league's members; writes adaptive.json and its graph."""
+    """ResponseGraphUCB over the league's members; writes adaptive.json and its graph.
+    Edges whose two payoffs are pinned within `tie_margin` (default: a tenth of the payoff
+    range) are ties: members that play alike (two seeds that both always defect) would
+    otherwise be sampled until the budget is spent."""
     if not 0 < delta < 1:
         raise ConfigError(f"delta must be in (0, 1); got {delta}")
     names = list(table.names)
-    result = ar.response_graph_ucb(
+    bounds = payoff_range(league, table)
+    margin = 0.1 * (bounds[1] - bounds[0]) if tie_margin is None else float(tie_margin)
+    result = response_graph_ucb(
         league.entry_sampler(episodes_per_round),
         (len(names),),
         delta=delta,
         batch=episodes_per_round,
         max_samples=max_episodes,
-        payoff_range=payoff_range(league, table),
+        payoff_range=bounds,
+        tie_margin=margin,
         labels=names,
     )
     counts = {
@@ -132,6 +142,8 @@ def adaptive(
         "total_episodes": result.total_samples,
         "uniform_league_episodes": int(table.focal.size),
         "resolved": result.resolved,
+        "tie_margin": margin,
+        "ties": [[names[a], names[b]] for a, b, _ in result.ties],
         "unresolved_edges": [[names[a], names[b]] for a, b, _ in result.unresolved],
         "arrows": [[names[a], names[b]] for a, b in result.arrows()],
         "episodes_per_entry": counts,
@@ -139,5 +151,5 @@ def adaptive(
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "adaptive.json").write_text(json.dumps(summary, indent=2))
-    ar.plot_response_graph(result, names, out / "adaptive_response_graph.png")
+    plot_response_graph(result, names, out / "adaptive_response_graph.png")
     return summary

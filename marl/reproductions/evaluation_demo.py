@@ -3,8 +3,8 @@
 1. Leagues on the IPD and the Coin Game: short PPO, Advantage Alignment and LOLA /
    LOLA-DiCE trainings (2 seeds each) and the games' scripted bots, every member against
    every member; alpha-Rank of each league (the sweep over alpha, the chosen large-alpha
-   limit, bootstrap rank intervals, the response graph), and ResponseGraphUCB on the IPD
-   league (which entries it plays more).
+   limit, bootstrap rank intervals, the response graph), and ResponseGraphUCB on a league
+   of the IPD's bots (which entries it plays more).
 2. Shapley values of a PPO run's agents on the SPGG (baseline: free-riders), next to the
    known answer of an additive case (every agent contributing, baseline free-riding).
 3. Schelling diagrams of Harvest (sustainable harvester vs greedy eater), Cleanup
@@ -41,7 +41,20 @@ COIN_RUNS = {
     "lola_dice": ["+experiment=lola_dice_coin_game", "total_steps=128000"],
 }
 SPGG_RUN = ["env=spgg", "algo=ppo", "total_steps=51200"]
-QUICK_STEPS = {"ppo": 8192, "aa": 8192, "paa": 8000, "lola_dice": 12800, "spgg": 4096}
+# --quick: a few updates each (each config's steps per update divide these).
+QUICK_STEPS = {
+    "ipd_ppo": 8192,
+    "ipd_aa": 8192,
+    "coin_ppo": 8000,
+    "coin_paa": 8000,
+    "coin_lola_dice": 12800,
+    "spgg_ppo": 4096,
+}
+# scenario -> focal: "run:NAME" (a run trained above) or a member spec
+SCENARIOS = {
+    "ipd_among_reciprocators": "run:ipd_aa",
+    "harvest_among_greedy": "scripted:sustainable_harvester",
+}
 SCHELLING = {
     "harvest": ("sustainable_harvester", "greedy_eater"),
     "cleanup": ("cleaner_eater", "greedy_eater"),
@@ -49,16 +62,24 @@ SCHELLING = {
 }
 
 
-def _train(out: Path, name: str, overrides: list[str], quick: bool, key: str) -> Path:
+def _train(out: Path, name: str, overrides: list[str], quick: bool) -> Path:
     common = ["num_seeds=2", "num_chunks=2"]
     if quick:
-        steps = QUICK_STEPS.get(key)
+        steps = QUICK_STEPS.get(name)
         common += [f"total_steps={steps}"] if steps else ["total_steps=20"]
     _, run_dir = train_experiment(out / "runs", name, *overrides, *common)
     return run_dir
 
 
-def _league(out: Path, game: str, runs: dict, bots: list[str], episodes: int, adaptive: bool):
+def _league(
+    out: Path,
+    game: str,
+    runs: dict,
+    bots: list[str],
+    episodes: int,
+    name: str = "",
+    adaptive_budget: int = 0,
+):
     stored = scenarios.env_config(game)
     env, params = raw_env({"env": stored})
     signature = env_signature(stored, LENGTH_ARGS)
@@ -66,13 +87,13 @@ def _league(out: Path, game: str, runs: dict, bots: list[str], episodes: int, ad
     pops += [scripted(b, env) for b in bots]
     league = League(env, params, pops, seed=0)
     table = play_league(league, stored, episodes)
-    folder = out / f"league_{game}"
+    folder = out / f"league_{name or game}"
     table.save(folder)
     result = {"members": table.names, "payoff_mean": table.mean.round(3).tolist()}
     result["alpharank"] = ranking.league_report(table, folder, n_boot=100)
-    if adaptive:
+    if adaptive_budget:
         result["adaptive"] = ranking.adaptive(
-            league, table, folder, delta=0.1, max_episodes=50 * episodes * len(table.names)
+            league, table, folder, delta=0.1, max_episodes=adaptive_budget, episodes_per_round=32
         )
     return result
 
@@ -83,20 +104,25 @@ def evaluation_demo(out: Path, quick: bool) -> dict:
     episodes = 4 if quick else 32
     results = {"quick": quick}
 
-    ipd_runs = {f"ipd_{k}": _train(out, f"ipd_{k}", v, quick, k) for k, v in IPD_RUNS.items()}
-    coin_runs = {f"coin_{k}": _train(out, f"coin_{k}", v, quick, k) for k, v in COIN_RUNS.items()}
-    spgg_run = _train(out, "spgg_ppo", SPGG_RUN, quick, "spgg")
+    ipd_runs = {f"ipd_{k}": _train(out, f"ipd_{k}", v, quick) for k, v in IPD_RUNS.items()}
+    coin_runs = {f"coin_{k}": _train(out, f"coin_{k}", v, quick) for k, v in COIN_RUNS.items()}
+    spgg_run = _train(out, "spgg_ppo", SPGG_RUN, quick)
     results["train_s"] = round(time.perf_counter() - tick, 1)
 
     bots = ["always_cooperate", "always_defect", "tit_for_tat", "random"]
-    results["league_ipd"] = _league(out, "ipd", ipd_runs, bots, episodes, adaptive=True)
+    results["league_ipd"] = _league(out, "ipd", ipd_runs, bots, episodes)
+    # ResponseGraphUCB on the bots alone: trained seeds that play alike (both PPO seeds
+    # defect) differ by hundredths per step, which Hoeffding intervals over the payoff
+    # range [-3, 0] separate only after tens of thousands of episodes per entry.
+    results["league_ipd_bots"] = _league(
+        out, "ipd", {}, bots, episodes, name="ipd_bots", adaptive_budget=2000 if quick else 60000
+    )
     results["league_coin_game"] = _league(
         out,
         "coin_game",
         coin_runs,
         ["always_cooperate", "always_defect", "random"],
         episodes,
-        adaptive=False,
     )
 
     results["shapley_spgg"] = _shapley(out, spgg_run, episodes)
@@ -119,10 +145,10 @@ def evaluation_demo(out: Path, quick: bool) -> dict:
         }
 
     results["scenarios"] = {}
-    for name, focal in (
-        ("ipd_among_reciprocators", str(ipd_runs["ipd_aa"])),
-        ("harvest_among_greedy", "scripted:sustainable_harvester"),
-    ):
+    trained = {**ipd_runs, **coin_runs}
+    for name, focal in SCENARIOS.items():
+        if focal.startswith("run:"):
+            focal = str(trained[focal[len("run:") :]])
         scenario = scenarios.load(name)
         if quick:
             scenario.steps = 100
