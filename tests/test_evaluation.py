@@ -251,7 +251,9 @@ def test_command_line_league_and_its_errors(tmp_path, capsys):
         main(["scenario=ipd_among_defectors", f"focal=scripted:{AC}", f"out={tmp_path / 'sc'}"])
         == 0
     )
-    assert (tmp_path / "sc" / "scenario.json").exists()
+    assert (tmp_path / "sc" / "scenario.json").exists() and (
+        tmp_path / "sc" / "scenario.png"
+    ).exists()
     assert main(["alpharank", str(out), "--bootstrap", "20"]) == 0
     report = json.loads((out / "alpharank.json").read_text())
     assert report["ranking"][0]["member"] == AD  # defection invades cooperation

@@ -34,7 +34,8 @@ def league_report(
     local_selection: bool = True,
 ) -> dict:
     """alpha-Rank of `table` at `alpha` (default: the sweep's large-alpha limit), with
-    bootstrap intervals; writes alpha_sweep.png and response_graph.png into `out`.
+    bootstrap intervals; writes alpharank.json, alpha_sweep.png and response_graph.png
+    into `out`.
     `local_selection`: fitness is the payoff against the current opponent (the default of
     the paper's single-population model for pairwise play, and of OpenSpiel), else the
     expected payoff against the population's current state."""
@@ -74,7 +75,7 @@ def league_report(
                 "order": position,
             }
         )
-    return {
+    report = {
         "alpha": chosen,
         "alpha_from": "given" if alpha is not None else "sweep (large-alpha limit)",
         "sweep_converged": bool(sweep.converged),
@@ -88,6 +89,8 @@ def league_report(
         },
         "infinite_alpha_pi": dict(zip(names, np.round(limit.pi, 6).tolist(), strict=True)),
     }
+    (out / "alpharank.json").write_text(json.dumps(report, indent=2))
+    return report
 
 
 def payoff_range(league: League, table: LeagueTable) -> tuple[float, float]:

@@ -225,5 +225,36 @@ def run(scenario: Scenario, focal: str, seed: int = 0, episodes: int | None = No
 
 
 def save(result: dict, out: Path) -> None:
+    """scenario.json and scenario.png into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "scenario.json").write_text(json.dumps(result, indent=2))
+    plot(result, out / "scenario.png")
+
+
+def plot(result: dict, path: Path) -> None:
+    """Focal and background per-capita returns with their 95% CIs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = {
+        f"focal ({result['focal_slots']})": result["focal_per_capita_return"],
+        "background": result["background_per_capita_return"],
+    }
+    fig, ax = plt.subplots(figsize=(4.2, 3.4))
+    for k, stats in enumerate(groups.values()):
+        error = [[stats["mean"] - stats["ci_low"]], [stats["ci_high"] - stats["mean"]]]
+        ax.bar(k, stats["mean"], yerr=error, capsize=4, color=("tab:blue", "tab:grey")[k])
+    ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
+    ax.set_ylabel("per-capita episode return")
+    ax.axhline(0, color="black", lw=0.5)
+    focal = (
+        Path(result["focal"]).name
+        if not result["focal"].startswith("scripted:")
+        else (result["focal"])
+    )
+    ax.set_title(f"{result['scenario']}: {focal}\n({result['episodes']} episodes)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
