@@ -92,6 +92,21 @@ def test_league_of_bots_is_the_ipd_payoff_table(ipd, tmp_path):
     np.testing.assert_array_equal(LeagueTable.load(tmp_path).focal, table.focal)
 
 
+def test_league_episodes_go_through_every_slot_assignment(ipd):
+    env, params = ipd
+    league = League(env, params, [scripted(AD, env), scripted(AC, env)])
+    _, _, focal = league._assign([(0, 1)], 4)
+    np.testing.assert_array_equal(focal[:, 0], [True, False, True, False])
+    spgg, spgg_params = marl.make("spgg")
+    league = League(spgg, spgg_params, [scripted(AD, spgg)], focal_copies=2)
+    _, _, focal = league._assign([(0, 0)], 3)
+    assert sorted(map(tuple, focal)) == [
+        (False, True, True),
+        (True, False, True),
+        (True, True, False),
+    ]
+
+
 def test_league_refuses_bad_shapes(ipd):
     env, params = ipd
     with pytest.raises(ConfigError, match="focal_copies must be in 1..1"):

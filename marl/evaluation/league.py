@@ -4,11 +4,12 @@ The members are the seeds of each run (a trained population) and scripted polici
 (i, j) of the payoff table puts member i in `focal_copies` slots and member j in all the
 others, plays `episodes` episodes, and records the focal slots' mean reward per step in
 each (so entries compare across games of different lengths, like `marl-eval RUN`). The
-focal slots are drawn per episode among the slots member i was trained to play (all slots
-for a scripted policy), so a game's asymmetric roles (Coin Game's red and blue) average
-out; the draw is seeded. In a 2-player game this is the symmetric payoff table M[i, j] =
-payoff to i against j that alpha-Rank's single-population model takes; in an N-player game
-it is "k focal copies against a background of j".
+episodes of an entry go through every assignment of the focal slots in turn (among the
+slots member i was trained to play; all slots for a scripted policy), so a game's
+asymmetric roles (Coin Game's red and blue) count equally; with more assignments than
+episodes each episode draws one at random (seeded). In a 2-player game this is the
+symmetric payoff table M[i, j] = payoff to i against j that alpha-Rank's single-population
+model takes; in an N-player game it is "k focal copies against a background of j".
 
 All entries are one compiled program (`EpisodePlayer`): the assignment is its input.
 `LeagueTable.entry_sampler` plays more episodes of chosen entries with the same program,
@@ -17,6 +18,7 @@ which is what the adaptive sampler of alpha-Rank under incomplete information as
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,11 +88,20 @@ class League:
         focal = np.zeros((len(rows), n), bool)
         for e, (i, j) in enumerate(rows):
             row, col = self.members[i], self.members[j]
-            allowed = np.flatnonzero(self.populations[row.population].learner_slots)
-            focal[e, self.rng.choice(allowed, self.focal_copies, replace=False)] = True
+            focal[e, self._focal_slots(row, e % episodes, episodes)] = True
             owner[e] = np.where(focal[e], row.population, col.population)
             member[e] = np.where(focal[e], row.index, col.index)
         return owner, member, focal
+
+    def _focal_slots(self, row: Member, e: int, episodes: int) -> tuple[int, ...]:
+        """The focal slots of an entry's episode e: every assignment of `focal_copies`
+        slots (among those the row member was trained for) in turn, as evenly as the
+        episodes allow; a random one where there are more assignments than episodes."""
+        allowed = np.flatnonzero(self.populations[row.population].learner_slots)
+        assignments = list(itertools.combinations(allowed.tolist(), self.focal_copies))
+        if len(assignments) > episodes:
+            return assignments[self.rng.integers(len(assignments))]
+        return assignments[e % len(assignments)]
 
     def play(self, entries: list[tuple[int, int]], episodes: int):
         """Per-episode focal and background reward per step: two arrays [entries, episodes]."""
