@@ -182,10 +182,12 @@ class EpisodePlayer:
         self.check_assignment(owner, member)
         if len(keys) != len(owner):
             raise ConfigError(f"one key per episode: {len(keys)} keys, {len(owner)} episodes")
-        # Pad to whole batches (repeating the first episode) so that calls of similar size
-        # share one compiled program; the padding is cut off the results.
+        # Pad to a power of two of whole batches (repeating the first episode): calls of
+        # any size then share a few compiled programs (the adaptive sampler's rounds vary
+        # in size); the padding is cut off the results.
         total = len(owner)
-        pad = -(-total // BATCH) * BATCH - total
+        batches = 1 << max(0, (-(-total // BATCH) - 1).bit_length())
+        pad = batches * BATCH - total
         repeat_first = lambda x: jnp.concatenate([x, jnp.repeat(x[:1], pad, 0)])
         keys, owner, member = (repeat_first(jnp.asarray(x)) for x in (keys, owner, member))
         returns, length, summary = self._program(keys, owner, member)
