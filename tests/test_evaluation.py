@@ -77,6 +77,15 @@ def test_trained_seeds_play_their_own_slots(lola_run, ipd):
     assert (played.per_step[2:] > -1.5).all()  # cross-play between its seeds cooperates
 
 
+def test_an_older_checkpoint_is_a_member_of_its_own(lola_run, ipd):
+    from marl.evaluation.populations import parse_member, split_chunk
+
+    assert split_chunk("runs/x:3") == ("runs/x", 3) and split_chunk("runs/x") == ("runs/x", None)
+    env, _ = ipd
+    old = parse_member(f"{lola_run}:0", env, ("ipd", None, {}), "test", ("horizon",))
+    assert old.names == ["run@0:seed0", "run@0:seed1"]
+
+
 # ---- leagues -----------------------------------------------------------------------------
 def test_league_of_bots_is_the_ipd_payoff_table(ipd, tmp_path):
     env, params = ipd

@@ -38,14 +38,17 @@ def _members(specs: list[str], env, signature, what: str) -> list:
 def _game_of(specs: list[str], env_name: str | None, preset: str | None):
     """The game: the first run's (members are checked against it), or --env when every
     member is scripted."""
-    from marl.evaluation.populations import LENGTH_ARGS, SCRIPTED_PREFIX, env_signature
+    from marl.evaluation.populations import (
+        LENGTH_ARGS,
+        SCRIPTED_PREFIX,
+        env_signature,
+        split_chunk,
+    )
     from marl.evaluation.scenarios import env_config
 
     runs = [s for s in specs if not s.startswith(SCRIPTED_PREFIX)]
     if runs:
-        head, sep, tail = runs[0].rpartition(":")
-        path = head if sep and tail.isdigit() and not Path(runs[0]).exists() else runs[0]
-        stored = _stored_env(path)
+        stored = _stored_env(split_chunk(runs[0])[0])
         config = {k: stored.get(k) for k in ("name", "preset", "args")}
     elif env_name is not None:
         config = env_config({"name": env_name, **({"preset": preset} if preset else {})})
@@ -71,7 +74,10 @@ def scenario_command(args) -> int:
     scenario = scenarios.load(args.name)
     if args.out is None and args.focal.startswith("scripted:"):
         raise ConfigError("a scripted focal policy has no run folder: give --out")
-    out = args.out or Path(args.focal.rsplit(":", 1)[0]) / "eval" / f"scenario_{scenario.name}"
+    from marl.evaluation.populations import split_chunk
+
+    default = Path(split_chunk(args.focal)[0]) / "eval" / f"scenario_{scenario.name}"
+    out = args.out or default
     out = check_writable(out, folder=True)
     result = scenarios.run(scenario, args.focal, args.seed, args.episodes)
     scenarios.save(result, out)

@@ -93,6 +93,14 @@ def check_same_game(run: TrainedRun, expected: tuple, what: str, ignore=()) -> N
         )
 
 
+def split_chunk(spec: str) -> tuple[str, int | None]:
+    """`RUN_DIR:CHUNK` -> (RUN_DIR, CHUNK); a plain run folder -> (it, None)."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail.isdigit() and not Path(spec).exists():
+        return head, int(tail)
+    return spec, None
+
+
 def parse_member(spec: str, env, signature: tuple, what: str, ignore=()) -> Population:
     """`scripted:NAME`, a run folder, or `RUN_DIR:CHUNK` (an older checkpoint), checked
     against the game (`signature`, an `env_signature` without the args in `ignore`)
@@ -105,10 +113,7 @@ def parse_member(spec: str, env, signature: tuple, what: str, ignore=()) -> Popu
                 f"choose from {', '.join(names_for(env))}"
             )
         return scripted(name, env)
-    path, chunk = spec, None
-    head, sep, tail = spec.rpartition(":")
-    if sep and tail.isdigit() and not Path(spec).exists():
-        path, chunk = head, int(tail)
+    path, chunk = split_chunk(spec)
     run = load_run(path, chunk)
     check_same_game(run, signature, what, ignore)
     label = Path(path).name if chunk is None else f"{Path(path).name}@{chunk}"
