@@ -104,6 +104,11 @@ class SequentialPublicGoods(Env):
         self.shuffle_order = shuffle_order
 
     @property
+    def episode_length(self) -> int:
+        """One round: every position acts once."""
+        return self.num_agents
+
+    @property
     def default_params(self) -> SPGGParams:
         f = lambda x: jnp.asarray(x, jnp.float32)
         return SPGGParams(

@@ -40,7 +40,7 @@ import numpy as np
 import marl
 from marl.paths import check_writable
 from marl.registry import spec
-from marl.rollout import random_actions
+from marl.rollout import episode_length, random_actions
 
 KEYS = ("env", "preset", "checkpoint", "policy_seed", "seed", "steps", "fps", "scale", "out")
 USAGE = (
@@ -161,16 +161,6 @@ def parse_args(argv: Sequence[str]) -> Args:
 
 
 # ---- the episode ----------------------------------------------------------------------------
-def episode_length(env, params) -> int | None:
-    """The env's episode length where it has one (a param or a static attribute), else None."""
-    for source in (params, env):
-        for name in ("episode_length", "horizon"):
-            value = getattr(source, name, None)
-            if value is not None and np.ndim(value) == 0 and int(value) > 0:
-                return int(value)
-    return None
-
-
 def random_policy(env, params) -> tuple[Callable, Callable]:
     """(`init() -> carry`, `act(key, obs, carry, done) -> actions, carry`): uniform actions."""
     return (lambda: (), lambda key, obs, carry, done: (random_actions(key, env, params), carry))

@@ -1,9 +1,11 @@
-"""Rollouts with random actions: the env test kit and the benchmark share them."""
+"""Rollouts with random or given policies: the env test kit, the benchmark, rendering and
+evaluation share them."""
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def random_actions(key: jax.Array, env, params) -> jax.Array:
@@ -49,3 +51,13 @@ def policy_rollout(env, params, policy, key: jax.Array, num_steps: int, keep_sta
     start = (obs, state, policy.init(), jnp.asarray(True))
     _, out = jax.lax.scan(one_step, start, jax.random.split(key_steps, num_steps))
     return out
+
+
+def episode_length(env, params) -> int | None:
+    """The env's episode length where it has one (a param or a static attribute), else None."""
+    for source in (params, getattr(env, "unwrapped", env)):
+        for name in ("episode_length", "horizon"):
+            value = getattr(source, name, None)
+            if value is not None and np.ndim(value) == 0 and int(value) > 0:
+                return int(value)
+    return None

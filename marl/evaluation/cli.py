@@ -24,27 +24,14 @@ import jax
 
 from marl.config import ConfigError
 from marl.paths import check_writable
-from marl.policy import raw_env
 
 COMMANDS = ("scenario", "league", "alpharank", "shapley", "schelling")
 
 
-def _members(specs: list[str], env, signature, what: str) -> list:
-    from marl.evaluation.populations import LENGTH_ARGS, parse_member
-
-    return [parse_member(spec, env, signature, f"{what} {spec}", LENGTH_ARGS) for spec in specs]
-
-
-def _game_of(specs: list[str], env_name: str | None, preset: str | None):
-    """The game: the first run's (members are checked against it), or --env when every
-    member is scripted."""
-    from marl.evaluation.populations import (
-        LENGTH_ARGS,
-        SCRIPTED_PREFIX,
-        env_signature,
-        split_chunk,
-    )
-    from marl.evaluation.scenarios import env_config
+def _game_of(specs: list[str], env_name: str | None, preset: str | None, what: str):
+    """The game (`populations.Game`): the first run's, or --env when every member is
+    scripted; and the members, each checked against it."""
+    from marl.evaluation.populations import SCRIPTED_PREFIX, Game, env_config, split_chunk
 
     runs = [s for s in specs if not s.startswith(SCRIPTED_PREFIX)]
     if runs:
@@ -54,8 +41,8 @@ def _game_of(specs: list[str], env_name: str | None, preset: str | None):
         config = env_config({"name": env_name, **({"preset": preset} if preset else {})})
     else:
         raise ConfigError("only scripted members: give the game with --env")
-    env, params = raw_env({"env": config})
-    return config, env, params, env_signature(config, LENGTH_ARGS)
+    game = Game.of(config)
+    return game, [game.member(spec, f"{what} {spec}") for spec in specs]
 
 
 def _stored_env(run_dir: str) -> dict:
@@ -101,12 +88,11 @@ def league_command(args) -> int:
 
     out = check_writable(args.out, folder=True)
     specs = list(args.members) + [f"scripted:{n}" for n in _split(args.scripted)]
-    config, env, params, signature = _game_of(specs, args.env, args.preset)
-    populations = _members(specs, env, signature, "league member")
-    league = League(env, params, populations, args.focal_copies, args.steps, args.seed)
+    game, populations = _game_of(specs, args.env, args.preset, "league member")
+    league = League(game.env, game.params, populations, args.focal_copies, args.steps, args.seed)
     if len(league.members) < 2:
         raise ConfigError("a league needs at least two members")
-    table = play_league(league, config, args.episodes)
+    table = play_league(league, game.config, args.episodes)
     table.save(out)
     print(f"league of {len(table.names)} members, {args.episodes} episodes per entry -> {out}")
     if args.adaptive is not None:
@@ -153,12 +139,11 @@ def shapley_command(args) -> int:
     from marl.evaluation import shapley
 
     out = check_writable(args.out, folder=True)
-    config, env, params, signature = _game_of([args.member, args.baseline], args.env, args.preset)
-    players, baseline = _members([args.member, args.baseline], env, signature, "shapley")
-    baseline = baseline.only(0) if baseline.size > 1 else baseline
-    game = shapley.CoalitionGame(
-        env,
-        params,
+    specs = [args.member, args.baseline]
+    game, (players, baseline) = _game_of(specs, args.env, args.preset, "shapley")
+    coalitions = shapley.CoalitionGame(
+        game.env,
+        game.params,
         players,
         baseline,
         args.seed_index,
@@ -166,11 +151,11 @@ def shapley_command(args) -> int:
         args.steps,
         jax.random.PRNGKey(args.seed),
     )
-    result = shapley.shapley(game, args.method, args.orders).to_json()
-    result.update(env=config, member=args.member, baseline=args.baseline)
+    result = shapley.shapley(coalitions, args.method, args.orders).to_json()
+    result.update(env=game.config, member=args.member, baseline=args.baseline)
     out.mkdir(parents=True, exist_ok=True)
     (out / "shapley.json").write_text(json.dumps(result, indent=2))
-    title = f"{config['name']}: {args.member}, baseline {args.baseline}"
+    title = f"{game.config['name']}: {args.member}, baseline {args.baseline}"
     shapley.plot({Path(args.member).name: result}, out / "shapley.png", title)
     print(
         f"Shapley values ({result['method']}) of {args.member} against baseline "
@@ -186,8 +171,9 @@ def schelling_command(args) -> int:
 
     out = check_writable(args.out, folder=True)
     specs = [args.cooperator, args.defector]
-    config, env, params, signature = _game_of(specs, args.env, args.preset)
-    c, d = (p.only(0) if p.size > 1 else p for p in _members(specs, env, signature, "schelling"))
+    game, members = _game_of(specs, args.env, args.preset, "schelling")
+    env, params = game.env, game.params
+    c, d = (p.only(0) for p in members)
     diagram = schelling.schelling(env, params, c, d, args.episodes, args.steps, args.seed)
     result = schelling.save(diagram, out)
     verdict = "has" if result["shape"]["social_dilemma"] else "does not have"

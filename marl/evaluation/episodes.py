@@ -30,6 +30,7 @@ import numpy as np
 from marl.config import ConfigError
 from marl.evaluation.populations import Population
 from marl.metrics import episode_summary
+from marl.rollout import episode_length
 from marl.wrappers import EpisodeStats
 
 # Episodes per vmapped batch inside the program (`lax.map` over batches bounds memory:
@@ -39,24 +40,17 @@ BATCH = 64
 
 def episode_steps(env, params, steps: int | None = None) -> int:
     """How many steps to play for one episode: `steps` if given, else the game's own
-    length (its `episode_length` or `horizon` param, the spatial PD's `episode_length`,
-    one turn per agent in the SPGG). A continuing game needs `steps`."""
+    length (`marl.rollout.episode_length`). A continuing game needs `steps`."""
     if steps is not None:
         if int(steps) < 1:
             raise ConfigError(f"steps must be >= 1; got {steps}")
         return int(steps)
-    base = getattr(env, "unwrapped", env)
-    for field in ("episode_length", "horizon"):
-        value = getattr(params, field, None)
-        if value is not None and np.ndim(value) == 0 and int(value) > 0:
-            return int(value)
-    if int(getattr(base, "episode_length", 0) or 0) > 0:
-        return int(base.episode_length)
-    if base.__class__.__name__ == "SequentialPublicGoods":
-        return env.num_agents
-    raise ConfigError(
-        f"{env.name} has no episode length (a continuing game); give the number of steps"
-    )
+    length = episode_length(env, params)
+    if length is None:
+        raise ConfigError(
+            f"{env.name} has no episode length (a continuing game); give the number of steps"
+        )
+    return length
 
 
 @dataclass(frozen=True)
@@ -193,6 +187,12 @@ class EpisodePlayer:
         returns, length, summary = self._program(keys, owner, member)
         cut = lambda x: np.asarray(x, np.float64)[:total]
         return Episodes(cut(returns), cut(length), {k: cut(v) for k, v in summary.items()})
+
+
+def slot_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per episode, the mean of `values` [E, A] over the slots in `mask` [E, A] (0 where
+    the mask is empty)."""
+    return (values * mask).sum(1) / np.maximum(mask.sum(1), 1)
 
 
 def mean_and_ci(values: np.ndarray, axis: int = 0) -> dict:

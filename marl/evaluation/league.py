@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 from marl.config import ConfigError
-from marl.evaluation.episodes import EpisodePlayer
+from marl.evaluation.episodes import EpisodePlayer, slot_mean
 from marl.evaluation.populations import Population
 
 
@@ -109,8 +109,7 @@ class League:
         self.calls += 1
         keys = jax.random.split(jax.random.fold_in(self.key, self.calls), len(owner))
         per_step = self.player.play(keys, owner, member).per_step
-        focal_pay = (per_step * focal).sum(1) / focal.sum(1)
-        background = (per_step * ~focal).sum(1) / (~focal).sum(1)
+        focal_pay, background = slot_mean(per_step, focal), slot_mean(per_step, ~focal)
         shape = (len(entries), episodes)
         return focal_pay.reshape(shape), background.reshape(shape)
 

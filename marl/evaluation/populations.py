@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import yaml
 
 from marl.config import ConfigError
-from marl.policy import Policy, TrainedRun, from_agent_rule, load_run
+from marl.policy import Policy, TrainedRun, from_agent_rule, load_run, raw_env
 from marl.scripted import names_for, scripted_policy
 
 SCRIPTED_PREFIX = "scripted:"
@@ -118,3 +120,40 @@ def parse_member(spec: str, env, signature: tuple, what: str, ignore=()) -> Popu
     check_same_game(run, signature, what, ignore)
     label = Path(path).name if chunk is None else f"{Path(path).name}@{chunk}"
     return trained(run, label)
+
+
+def env_config(spec) -> dict:
+    """A configs/env file by name (or a dict with `name`), with `preset`/`args` overrides."""
+    spec = {"name": spec} if isinstance(spec, str) else dict(spec or {})
+    if "name" not in spec:
+        raise ConfigError("env: give the env's name (a configs/env file)")
+    base_file = resources.files("marl.configs").joinpath("env", f"{spec['name']}.yaml")
+    base = yaml.safe_load(base_file.read_text()) if base_file.is_file() else {}
+    unknown = set(spec) - {"name", "preset", "args"}
+    if unknown:
+        raise ConfigError(f"env: unknown keys {sorted(unknown)}; use name, preset, args")
+    args = {**(base.get("args") or {}), **(spec.get("args") or {})}
+    return {"name": spec["name"], "preset": spec.get("preset", base.get("preset")), "args": args}
+
+
+@dataclass
+class Game:
+    """The game an evaluation plays (a stored `env` config, made without wrappers), and
+    its members, each checked to be a run of this game up to the episode length."""
+
+    config: dict
+    env: Any
+    params: Any
+
+    @classmethod
+    def of(cls, config: dict) -> Game:
+        env, params = raw_env({"env": config})
+        return cls(config, env, params)
+
+    @property
+    def signature(self) -> tuple:
+        return env_signature(self.config, LENGTH_ARGS)
+
+    def member(self, spec: str, what: str) -> Population:
+        """`parse_member` against this game."""
+        return parse_member(spec, self.env, self.signature, what, LENGTH_ARGS)

@@ -25,8 +25,9 @@ to the episode length); everything is checked before any compile.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -35,9 +36,8 @@ import numpy as np
 import yaml
 
 from marl.config import ConfigError
-from marl.evaluation.episodes import EpisodePlayer, mean_and_ci, rounded
-from marl.evaluation.populations import LENGTH_ARGS, Population, env_signature, parse_member
-from marl.policy import raw_env
+from marl.evaluation.episodes import EpisodePlayer, mean_and_ci, rounded, slot_mean
+from marl.evaluation.populations import Game, Population, env_config
 
 SCENARIO_KEYS = {"description", "env", "focal_slots", "background", "episodes", "steps"}
 BACKGROUND_KEYS = {"policy", "run", "chunk", "weight"}
@@ -52,30 +52,17 @@ class Scenario:
     episodes: int = 16
     steps: int | None = None
     description: str = ""
-    weights: np.ndarray = field(init=False)
 
-    def __post_init__(self):
-        self.weights = np.asarray([float(b.get("weight", 1.0)) for b in self.background])
+    @property
+    def weights(self) -> np.ndarray:
+        """Each background entry's draw weight."""
+        return np.asarray([float(b.get("weight", 1.0)) for b in self.background])
 
 
 def names() -> list[str]:
     """The scenarios shipped in configs/scenario."""
     folder = resources.files("marl.configs").joinpath("scenario")
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def env_config(spec) -> dict:
-    """A configs/env file by name (or a dict with `name`), with `preset`/`args` overrides."""
-    spec = {"name": spec} if isinstance(spec, str) else dict(spec or {})
-    if "name" not in spec:
-        raise ConfigError("scenario env: give the env's name (a configs/env file)")
-    base_file = resources.files("marl.configs").joinpath("env", f"{spec['name']}.yaml")
-    base = yaml.safe_load(base_file.read_text()) if base_file.is_file() else {}
-    unknown = set(spec) - {"name", "preset", "args"}
-    if unknown:
-        raise ConfigError(f"scenario env: unknown keys {sorted(unknown)}; use name, preset, args")
-    args = {**(base.get("args") or {}), **(spec.get("args") or {})}
-    return {"name": spec["name"], "preset": spec.get("preset", base.get("preset")), "args": args}
 
 
 def load(name_or_path: str) -> Scenario:
@@ -135,13 +122,12 @@ def _background_spec(entry: dict) -> str:
     return entry["run"] if entry.get("chunk") is None else f"{entry['run']}:{entry['chunk']}"
 
 
-def _populations(scenario: Scenario, focal: str, env):
+def _populations(scenario: Scenario, focal: str, game: Game):
     """Focal and background populations, each checked against the scenario's game."""
-    signature = env_signature(scenario.env, LENGTH_ARGS)
-    member = lambda spec, what: parse_member(spec, env, signature, what, LENGTH_ARGS)
-    focal_pop = member(focal, "focal")
+    focal_pop = game.member(focal, "focal")
     background = [
-        member(_background_spec(b), f"background {k}") for k, b in enumerate(scenario.background)
+        game.member(_background_spec(b), f"background {k}")
+        for k, b in enumerate(scenario.background)
     ]
     return focal_pop, background
 
@@ -187,20 +173,29 @@ def assign(
     return owner, member, is_focal
 
 
-def run(scenario: Scenario, focal: str, seed: int = 0, episodes: int | None = None) -> dict:
-    """Play a scenario with `focal` (a run folder or `scripted:NAME`); what scenario.json
-    holds."""
+def run(
+    scenario: Scenario,
+    focal: str,
+    seed: int = 0,
+    episodes: int | None = None,
+    steps: int | None = None,
+) -> dict:
+    """Play a scenario with `focal` (a run folder or `scripted:NAME`), optionally with
+    another number of episodes or a cap on the steps; what scenario.json holds."""
     if episodes is not None:
-        scenario.episodes = int(episodes)
-    env, params = raw_env({"env": scenario.env})
-    focal_pop, background = _populations(scenario, focal, env)
+        scenario = dataclasses.replace(scenario, episodes=int(episodes))
+    if steps is not None:
+        scenario = dataclasses.replace(scenario, steps=int(steps))
+    game = Game.of(scenario.env)
+    env = game.env
+    focal_pop, background = _populations(scenario, focal, game)
     check_slots(scenario, env, focal_pop)
-    player = EpisodePlayer(env, params, [focal_pop, *background], scenario.steps)
+    player = EpisodePlayer(env, game.params, [focal_pop, *background], scenario.steps)
     rng = np.random.default_rng(seed)
     owner, member, is_focal = assign(scenario, focal_pop, background, env.num_agents, rng)
     keys = jax.random.split(jax.random.PRNGKey(seed), scenario.episodes)
     played = player.play(keys, owner, member)
-    per_capita = lambda mask: (played.returns * mask).sum(1) / mask.sum(1)
+    per_capita = lambda mask: slot_mean(played.returns, mask)
     by_seed = {}
     for s, name in enumerate(focal_pop.names):
         mine = is_focal & (member == s)

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from marl.config import ConfigError
-from marl.evaluation.episodes import EpisodePlayer, mean_and_ci, rounded
+from marl.evaluation.episodes import EpisodePlayer, mean_and_ci, rounded, slot_mean
 from marl.evaluation.populations import Population
 
 
@@ -111,11 +111,9 @@ def schelling(
     keys = jnp.tile(jax.random.split(jax.random.PRNGKey(seed), episodes), (n + 1, 1))
     player = EpisodePlayer(env, params, [cooperator, defector], steps)
     returns = player.play(keys, owner, np.zeros_like(owner)).returns
-    returns = returns.reshape(n + 1, episodes, n)
-    is_c = is_c.reshape(n + 1, episodes, n)
-    mean_of = lambda mask: (returns * mask).sum(-1) / np.maximum(mask.sum(-1), 1)
-    c_return = mean_of(is_c)[1:]  # c = k + 1 C-players: a C-player sees k others
-    d_return = mean_of(~is_c)[:-1]  # c = k: a D-player sees k C-players
+    shape = (n + 1, episodes)
+    c_return = slot_mean(returns, is_c).reshape(shape)[1:]  # c = k + 1: a C-player sees k others
+    d_return = slot_mean(returns, ~is_c).reshape(shape)[:-1]  # c = k: a D-player sees k Cs
     return SchellingDiagram(env.name, (cooperator.names[0], defector.names[0]), c_return, d_return)
 
 

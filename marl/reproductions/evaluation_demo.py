@@ -26,8 +26,7 @@ import jax
 
 from marl.evaluation import ranking, scenarios, schelling, shapley
 from marl.evaluation.league import League, play_league
-from marl.evaluation.populations import LENGTH_ARGS, env_signature, parse_member, scripted
-from marl.policy import raw_env
+from marl.evaluation.populations import Game, env_config, scripted
 from marl.reproductions.runs import train_experiment
 
 IPD_RUNS = {
@@ -80,13 +79,11 @@ def _league(
     name: str = "",
     adaptive_budget: int = 0,
 ):
-    stored = scenarios.env_config(game)
-    env, params = raw_env({"env": stored})
-    signature = env_signature(stored, LENGTH_ARGS)
-    pops = [parse_member(str(r), env, signature, name, LENGTH_ARGS) for name, r in runs.items()]
-    pops += [scripted(b, env) for b in bots]
-    league = League(env, params, pops, seed=0)
-    table = play_league(league, stored, episodes)
+    played = Game.of(env_config(game))
+    pops = [played.member(str(r), name) for name, r in runs.items()]
+    pops += [scripted(b, played.env) for b in bots]
+    league = League(played.env, played.params, pops, seed=0)
+    table = play_league(league, played.config, episodes)
     folder = out / f"league_{name or game}"
     table.save(folder)
     result = {"members": table.names, "payoff_mean": table.mean.round(3).tolist()}
@@ -129,8 +126,8 @@ def evaluation_demo(out: Path, quick: bool) -> dict:
 
     results["schelling"] = {}
     for game, (c, d) in SCHELLING.items():
-        stored = scenarios.env_config(game)
-        env, params = raw_env({"env": stored})
+        played = Game.of(env_config(game))
+        env, params = played.env, played.params
         steps = 200 if quick else None
         diagram = schelling.schelling(
             env, params, scripted(c, env), scripted(d, env), episodes=2 if quick else 8, steps=steps
@@ -149,10 +146,8 @@ def evaluation_demo(out: Path, quick: bool) -> dict:
     for name, focal in SCENARIOS.items():
         if focal.startswith("run:"):
             focal = str(trained[focal[len("run:") :]])
-        scenario = scenarios.load(name)
-        if quick:
-            scenario.steps = 100
-        result = scenarios.run(scenario, focal, episodes=episodes)
+        steps = 100 if quick else None
+        result = scenarios.run(scenarios.load(name), focal, episodes=episodes, steps=steps)
         scenarios.save(result, out / f"scenario_{name}")
         results["scenarios"][name] = {
             "focal": focal,
@@ -165,10 +160,9 @@ def evaluation_demo(out: Path, quick: bool) -> dict:
 
 def _shapley(out: Path, run_dir: Path, episodes: int) -> dict:
     """Shapley values of the trained SPGG agents, and of all-contributors (known answer)."""
-    stored = scenarios.env_config("spgg")
-    env, params = raw_env({"env": stored})
-    signature = env_signature(stored, LENGTH_ARGS)
-    trained = parse_member(str(run_dir), env, signature, "shapley", LENGTH_ARGS)
+    game = Game.of(env_config("spgg"))
+    env, params = game.env, game.params
+    trained = game.member(str(run_dir), "shapley")
     free_rider = scripted("always_defect", env)
     found = {}
     for label, players in (
